@@ -1,0 +1,28 @@
+# vlmbias: every table of the material regenerated from raw image shards.
+# Default config: the toy world (config/config.yaml). The material's protocol on real data:
+#   snakemake --configfile config/paper.yaml ...
+# (a --configfile replaces the default config instead of being merged into it).
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+sys.path.insert(0, workflow.basedir)  # the vlmbias package, whatever env runs Snakemake
+
+
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/toyworld.smk"
+include: "rules/sampling.smk"
+include: "rules/dataset_classification.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_tables(),

@@ -1,0 +1,67 @@
+# Config validation and input functions shared by every rule file.
+import re
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from vlmbias import config as vconfig
+from vlmbias import experiments
+
+validate(config, "../config/schema.yaml")
+try:
+    vconfig.check(config)
+except vconfig.ConfigError as e:
+    raise WorkflowError(f"Invalid config: {e}")
+
+DSC_RUNS = experiments.dsc_runs(config)
+TOY_SOURCES = sorted({e["toy"] for e in config["datasets"].values() if "toy" in e})
+TABLES = list(experiments.DSC_TABLES)
+
+
+def _alternatives(names):
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+wildcard_constraints:
+    dataset=_alternatives(config["datasets"]),
+    source=_alternatives(TOY_SOURCES),
+    run=_alternatives(DSC_RUNS),
+
+
+def all_tables():
+    return expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
+
+
+def toy_shard_outputs():
+    n = config["toyworld"]["n_shards"] if "toyworld" in config else 0
+    return [f"results/toyworld/{{source}}/{i:05d}.tar" for i in range(n)]
+
+
+def dataset_shards(wildcards):
+    return vconfig.dataset_shard_paths(config, wildcards.dataset)
+
+
+def dsc_run_spec(wildcards):
+    return DSC_RUNS[wildcards.run]
+
+
+def dsc_run_sample_dirs(wildcards):
+    return [f"results/samples/{d}" for d in DSC_RUNS[wildcards.run]["datasets"]]
+
+
+def dsc_run_indexes(wildcards):
+    return [f"{d}/index.parquet" for d in dsc_run_sample_dirs(wildcards)]
+
+
+def dsc_train_threads(wildcards):
+    return max(1, int(config["train"].get("num_workers", 0)))
+
+
+def dsc_table_metrics(table_id):
+    runs = dict.fromkeys(r["run"] for r in experiments.table_rows(config, table_id))
+    return [f"results/runs/dsc/{run}/metrics.json" for run in runs]
+
+
+def dsc_table_rows(table_id):
+    """Table rows without the run specs (those are the training rule's params)."""
+    return [{k: v for k, v in r.items() if k != "spec"} for r in experiments.table_rows(config, table_id)]

@@ -1,0 +1,19 @@
+"""Rule sample: seeded uniform sample of one dataset's raw shards."""
+import os
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
+from vlmbias import sampling, smk  # noqa: E402
+
+log = smk.setup(snakemake)
+cfg = snakemake.params.sampling
+out_dir = os.path.dirname(snakemake.output.index)
+index = sampling.sample_dataset(
+    snakemake.wildcards.dataset, list(snakemake.input), out_dir,
+    n_train=int(cfg["n_train"]), n_val=int(cfg["n_val"]), seed=int(snakemake.params.seed),
+    max_side=int(cfg["max_side"]), max_bad_fraction=float(snakemake.params.max_bad_fraction),
+    source_split=cfg.get("source_split", "train"),
+    samples_per_shard=int(cfg.get("samples_per_shard", 10000)),
+    resized_format=cfg.get("resized_format", "png"), jpeg_quality=int(cfg.get("jpeg_quality", 95)))
+log.info("%s: %d sampled images written to %s", snakemake.wildcards.dataset, len(index), out_dir)

@@ -1,0 +1,13 @@
+"""Rule train_dsc: one dataset-classification training run."""
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
+import torch  # noqa: E402
+
+from vlmbias import dsc, smk  # noqa: E402
+
+log = smk.setup(snakemake)
+torch.set_num_threads(snakemake.threads)
+dsc.run(snakemake.params.spec, list(snakemake.params.sample_dirs), snakemake.output.metrics,
+        snakemake.output.model, progress=True, log=log.info)

@@ -1,0 +1,1 @@
+"""vlmbias: data-bias experiments on vision and vision-language models, as one Snakemake DAG."""

@@ -1,0 +1,54 @@
+"""Checks of a workflow config beyond its JSON schema (config/schema.yaml): that every name an
+experiment uses resolves, and that every raw shard a dataset names exists. Run by
+rules/common.smk at start-up, so a bad config stops the run before any job, with a message
+naming the culprit."""
+
+from __future__ import annotations
+
+import os
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def dataset_shard_paths(config: dict, name: str, toy_root: str = "results/toyworld") -> list[str]:
+    """Raw shard paths of a dataset: the toy world's generated shards, or the user's patterns
+    (paths, globs, brace ranges) expanded and checked to exist."""
+    from vlmbias.shards import ShardError, expand_shards
+
+    entry = config["datasets"][name]
+    if "toy" in entry:
+        n = int(config["toyworld"]["n_shards"])
+        return [os.path.join(toy_root, entry["toy"], f"{i:05d}.tar") for i in range(n)]
+    try:
+        return expand_shards(entry["shards"], must_exist=True)
+    except ShardError as e:
+        raise ConfigError(f"datasets.{name}.shards: {e}") from None
+
+
+def check(config: dict) -> None:
+    from vlmbias import experiments
+
+    datasets = config.get("datasets") or {}
+    toy_sources = None
+    for name, entry in datasets.items():
+        if ("toy" in entry) == ("shards" in entry):
+            raise ConfigError(f"datasets.{name}: give exactly one of 'toy' (a toy-world source) "
+                              "or 'shards' (raw shard paths/patterns)")
+        if "toy" in entry:
+            if toy_sources is None:
+                from vlmbias.toyworld import SOURCES
+                toy_sources = sorted(SOURCES)
+            if entry["toy"] not in toy_sources:
+                raise ConfigError(f"datasets.{name}.toy: unknown toy-world source {entry['toy']!r} "
+                                  f"(known: {toy_sources})")
+            if "toyworld" not in config:
+                raise ConfigError(f"datasets.{name} uses the toy world but the config has no "
+                                  "'toyworld' section")
+        else:
+            dataset_shard_paths(config, name)
+    try:
+        experiments.dsc_runs(config)
+    except experiments.ExperimentError as e:
+        raise ConfigError(str(e)) from None

@@ -1,0 +1,83 @@
+"""Map-style datasets over sampled shards.
+
+The sampler's index parquet records, for every sampled image, the tar it was written to and
+the byte offset and size of the image member. A training run therefore reads images by random
+access (no per-epoch tar streaming, exact seeded shuffling, exact resume), and a small sample
+(the toy world) is simply held in memory as encoded bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from vlmbias.sampling import load_index, split_frame
+from vlmbias.shards import decode_image, read_member
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: str      # absolute tar path
+    offset: int
+    size: int
+    label: int
+
+
+def records_for(sample_dirs: Sequence[str], split: str, n: int | None = None) -> list[ImageRecord]:
+    """Records of one split over several sampled datasets; the label of an image is the index
+    of its dataset in ``sample_dirs`` (dataset classification)."""
+    out: list[ImageRecord] = []
+    for label, d in enumerate(sample_dirs):
+        frame = split_frame(load_index(d), split, n)
+        out += [ImageRecord(os.path.join(d, r.shard), int(r.offset), int(r.size), label)
+                for r in frame.itertuples(index=False)]
+    return out
+
+
+def labeled_records(index: pd.DataFrame, sample_dir: str) -> list[ImageRecord]:
+    """Records that keep the label stored in the index (labeled worlds)."""
+    return [ImageRecord(os.path.join(sample_dir, r.shard), int(r.offset), int(r.size), int(r.label))
+            for r in index.itertuples(index=False)]
+
+
+class ShardImageDataset(Dataset):
+    """Images read by offset from sampled tars, decoded with the project's one decoder.
+
+    ``cache_bytes`` keeps the encoded bytes in memory after the first read (worth it when the
+    whole sample fits, as in the toy world). ``pre_transform`` runs on the decoded PIL image
+    before ``transform`` (hook for corruptions that must hit train and val alike).
+    """
+
+    def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
+                 cache_bytes: bool = False, pre_transform: Callable | None = None):
+        self.records = list(records)
+        self.transform = transform
+        self.pre_transform = pre_transform
+        self._cache: dict[int, bytes] | None = {} if cache_bytes else None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def raw(self, i: int) -> bytes:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        r = self.records[i]
+        data = read_member(r.path, r.offset, r.size)
+        if self._cache is not None:
+            self._cache[i] = data
+        return data
+
+    def __getitem__(self, i: int):
+        img = decode_image(self.raw(i))
+        if self.pre_transform is not None:
+            img = self.pre_transform(img)
+        x = self.transform(img) if self.transform is not None else img
+        return x, self.records[i].label
+
+    def labels(self) -> torch.Tensor:
+        return torch.tensor([r.label for r in self.records], dtype=torch.long)
