@@ -2,6 +2,7 @@
 # Default config: the toy world (config/config.yaml). The material's protocol on real data:
 #   snakemake --configfile config/paper.yaml ...
 # (a --configfile replaces the default config instead of being merged into it).
+import os
 import sys
 
 from snakemake.utils import min_version
@@ -13,7 +14,7 @@ sys.path.insert(0, workflow.basedir)  # the vlmbias package, whatever env runs S
 
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"

@@ -1,0 +1,63 @@
+"""Runs and table rows derived from config: t01 has 23 distinct runs, t02 five, shared YCD."""
+
+import copy
+
+import pytest
+import yaml
+
+from vlmbias import experiments as E
+
+with open("config/config.yaml") as f:
+    TOY = yaml.safe_load(f)
+with open("config/paper.yaml") as f:
+    PAPER = yaml.safe_load(f)
+
+
+@pytest.mark.parametrize("cfg", [TOY, PAPER], ids=["toy", "paper"])
+def test_t01_rows_and_runs(cfg):
+    rows = E.table_rows(cfg, "t01_combinations")
+    assert len(rows) == 24  # 20 three-way + the nested 3/4/5/6-way panel (YCD appears in both)
+    assert [r["combination"] for r in rows[:4]] == ["YCD", "YCW", "YCL", "YCI"]
+    assert [r["combination"] for r in rows[20:]] == ["YCD", "YCDW", "YCDWL", "YCDWLI"]
+    assert len({r["run"] for r in rows}) == 23
+    assert rows[0]["run"] == rows[20]["run"]
+
+
+@pytest.mark.parametrize("cfg", [TOY, PAPER], ids=["toy", "paper"])
+def test_t02_shares_the_convnext_run_with_t01(cfg):
+    t02 = E.table_rows(cfg, "t02_architectures")
+    assert [r["key"] for r in t02] == ["alexnet", "vgg16", "resnet50", "vit_s", "convnext_t"]
+    assert len({r["run"] for r in t02}) == 5
+    t01_runs = {r["run"] for r in E.table_rows(cfg, "t01_combinations")}
+    assert t02[-1]["run"] in t01_runs
+    assert len(E.dsc_runs(cfg)) == 27
+
+
+def test_paper_specs_carry_the_paper_recipe():
+    spec = E.dsc_runs(PAPER)["yfcc+cc+datacomp__convnext_t__n1000000"]
+    assert spec["classes"] == ["Y", "C", "D"]
+    r = spec["recipe"]
+    assert (r["lr"], r["weight_decay"], r["betas"], r["batch_size"]) == (1e-3, 0.3, [0.9, 0.95], 4096)
+    assert r["samples_seen"] == 93_600 * 4096 and r["input_size"] == 224
+
+
+def test_model_input_size_override():
+    spec = E.dsc_runs(TOY)["yfcc+cc+datacomp__alexnet__n400"]
+    assert spec["recipe"]["input_size"] == 64 and "input_size" not in spec["model"]
+
+
+def test_unknown_names_are_named():
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["t02_architectures"]["models"].append("resnet51")
+    with pytest.raises(E.ExperimentError, match="resnet51"):
+        E.dsc_runs(cfg)
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["t02_architectures"]["datasets"] = ["yfcc", "flickr"]
+    with pytest.raises(E.ExperimentError, match="flickr"):
+        E.dsc_runs(cfg)
+
+
+def test_run_id_changes_with_settings():
+    a = E.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t")
+    b = E.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", n_train=100)
+    assert a["run_id"] != b["run_id"]
