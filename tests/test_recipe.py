@@ -100,3 +100,12 @@ def test_budget_errors():
         R.make_budget({**PAPER, "micro_batch_size": 256}, 100)
     with pytest.raises(R.RecipeError, match="unknown augment"):
         R.augment_settings({"augment": {"mixupp": 0.1}})
+
+
+def test_randaugment_extremes_run_with_pinned_pillow():
+    # rand-m9-mstd0.5-inc1 can draw magnitude 10, i.e. posterize to 0 bits (a black image, as
+    # with the Pillow the paper's timm ran on). Pillow 13 raises instead; pyproject pins 12.x.
+    from timm.data.auto_augment import posterize
+
+    out = posterize(Image.new("RGB", (8, 8), (200, 100, 50)), 0)
+    assert out.getpixel((0, 0)) == (0, 0, 0)

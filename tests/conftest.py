@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny toy world, sampled, for training tests."""
+
+import copy
+import os
+import pathlib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def toy_config():
+    with open(ROOT / "config" / "config.yaml") as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(scope="session")
+def tiny_samples(tmp_path_factory):
+    """Three toy sources (yfcc, cc, datacomp), 90 images each, sampled 60 train / 24 val."""
+    from vlmbias import sampling, toyworld
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    dirs = {}
+    for name in ("yfcc", "cc", "datacomp"):
+        shards = [str(root / "raw" / name / f"{i:05d}.tar") for i in range(2)]
+        os.makedirs(os.path.dirname(shards[0]), exist_ok=True)
+        toyworld.generate_source(name, 90, shards, image_size=40, seed=0)
+        out = root / "samples" / name
+        sampling.sample_dataset(name, shards, str(out), n_train=60, n_val=24, seed=0,
+                                max_side=40, max_bad_fraction=0.05, progress=False)
+        dirs[name] = str(out)
+    return dirs
+
+
+@pytest.fixture
+def tiny_spec(toy_config):
+    from vlmbias import experiments
+
+    cfg = copy.deepcopy(toy_config)
+    cfg["sampling"]["n_train"] = 60
+    cfg["train"].update(batch_size=30, samples_seen=1800, warmup_samples=150, input_size=32,
+                        train_acc_samples=None)
+    return experiments.run_spec(cfg, ["yfcc", "cc", "datacomp"], "convnext_t")
