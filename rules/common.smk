@@ -14,7 +14,7 @@ except vconfig.ConfigError as e:
     raise WorkflowError(f"Invalid config: {e}")
 
 DSC_RUNS = experiments.dsc_runs(config)
-TOY_SOURCES = sorted({e["toy"] for e in config["datasets"].values() if "toy" in e})
+TOY_SOURCES = sorted({vconfig.toy_source(e) for e in config["datasets"].values()} - {None})
 TABLES = list(experiments.DSC_TABLES)
 
 

@@ -12,15 +12,20 @@ class ConfigError(ValueError):
     pass
 
 
+def toy_source(entry: dict) -> str | None:
+    """The toy-world source a dataset entry names, or None (real shards)."""
+    return entry.get("toy")
+
+
 def dataset_shard_paths(config: dict, name: str, toy_root: str = "results/toyworld") -> list[str]:
     """Raw shard paths of a dataset: the toy world's generated shards, or the user's patterns
     (paths, globs, brace ranges) expanded and checked to exist."""
     from vlmbias.shards import ShardError, expand_shards
 
     entry = config["datasets"][name]
-    if "toy" in entry:
+    if toy_source(entry):
         n = int(config["toyworld"]["n_shards"])
-        return [os.path.join(toy_root, entry["toy"], f"{i:05d}.tar") for i in range(n)]
+        return [os.path.join(toy_root, toy_source(entry), f"{i:05d}.tar") for i in range(n)]
     try:
         return expand_shards(entry["shards"], must_exist=True)
     except ShardError as e:
@@ -33,10 +38,10 @@ def check(config: dict) -> None:
     datasets = config.get("datasets") or {}
     toy_sources = None
     for name, entry in datasets.items():
-        if ("toy" in entry) == ("shards" in entry):
+        if bool(toy_source(entry)) == bool(entry.get("shards")):
             raise ConfigError(f"datasets.{name}: give exactly one of 'toy' (a toy-world source) "
                               "or 'shards' (raw shard paths/patterns)")
-        if "toy" in entry:
+        if toy_source(entry):
             if toy_sources is None:
                 from vlmbias.toyworld import SOURCES
                 toy_sources = sorted(SOURCES)

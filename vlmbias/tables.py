@@ -61,7 +61,7 @@ DSC_SETTING_COLS = {
 
 
 def data_description(config: dict) -> str:
-    toy = [n for n, e in config["datasets"].items() if "toy" in e]
+    toy = [n for n, e in config["datasets"].items() if e.get("toy")]
     if len(toy) == len(config["datasets"]):
         return ("the procedural toy world (stand-ins with planted biases, not the real datasets: "
                 "compare the pattern across rows, not the values)")
