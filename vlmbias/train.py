@@ -96,10 +96,19 @@ def evaluate(model: nn.Module, ds: Dataset, num_classes: int, device: torch.devi
             "per_class_acc": per_class, "confusion": conf.tolist(), "n": total}
 
 
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, seed: int,
         checkpoint_path: str, run_hash: str, device: torch.device, num_workers: int = 0,
-        progress: bool = True, log: Callable[[str], None] = print) -> TrainState:
-    """Train ``model`` in place for the recipe's budget; returns the final TrainState."""
+        progress: bool = True, log: Callable[[str], None] = print,
+        loss_fn: LossFn | None = None) -> TrainState:
+    """Train ``model`` in place for the recipe's budget; returns the final TrainState.
+
+    By default the objective is classification with the recipe's Mixup/CutMix and (soft-target)
+    cross-entropy. ``loss_fn(model, x, y) -> loss`` replaces it for other objectives (masked
+    image modelling); Mixup is then not applied. Parameters with ``requires_grad=False`` are
+    left out of the optimizer (frozen encoders of linear probes)."""
     budget = R.make_budget(recipe, len(train_ds))
     micro, accum = budget.micro_batch_size, budget.accum_steps
     micro_per_epoch = len(train_ds) // micro
@@ -113,7 +122,10 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
         torch.backends.cudnn.benchmark = True
     opt = R.optimizer(recipe, model)
     sched = R.scheduler(recipe, opt, budget)
-    mix, criterion = R.mixup_and_loss(recipe, num_classes)
+    mix, criterion = (None, None) if loss_fn is not None else R.mixup_and_loss(recipe, num_classes)
+    if loss_fn is None:
+        def loss_fn(m, x, target):
+            return criterion(m(x), target)
     state = TrainState()
 
     if os.path.exists(checkpoint_path):
@@ -152,7 +164,7 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
             if mix is not None:
                 x, target = mix(x, y)
             with _autocast(device):
-                loss = criterion(model(x), target) / accum
+                loss = loss_fn(model, x, target) / accum
             loss.backward()
             acc_loss += float(loss.detach())
             if (i + 1) % accum:
