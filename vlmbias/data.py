@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from vlmbias import corruptions
 from vlmbias.sampling import load_index, split_frame
 from vlmbias.shards import decode_image, read_member
 
@@ -50,14 +51,17 @@ class ShardImageDataset(Dataset):
 
     ``cache_bytes`` keeps the encoded bytes in memory after the first read (worth it when the
     whole sample fits, as in the toy world). ``pre_transform`` runs on the decoded PIL image
-    before ``transform`` (hook for corruptions that must hit train and val alike).
+    before ``transform`` (corruptions that must hit train and val alike); with
+    ``pre_transform_seed`` its randomness is fixed per image (validation sets).
     """
 
     def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
-                 cache_bytes: bool = False, pre_transform: Callable | None = None):
+                 cache_bytes: bool = False, pre_transform: Callable | None = None,
+                 pre_transform_seed: int | None = None):
         self.records = list(records)
         self.transform = transform
         self.pre_transform = pre_transform
+        self.pre_transform_seed = pre_transform_seed
         self._cache: dict[int, bytes] | None = {} if cache_bytes else None
 
     def __len__(self) -> int:
@@ -75,7 +79,10 @@ class ShardImageDataset(Dataset):
     def __getitem__(self, i: int):
         img = decode_image(self.raw(i))
         if self.pre_transform is not None:
-            img = self.pre_transform(img)
+            if self.pre_transform_seed is None:
+                img = self.pre_transform(img)
+            else:
+                img = corruptions.seeded(self.pre_transform, self.pre_transform_seed)(img, i)
         x = self.transform(img) if self.transform is not None else img
         return x, self.records[i].label
 
