@@ -15,7 +15,7 @@ except vconfig.ConfigError as e:
 
 DSC_RUNS = experiments.dsc_runs(config)
 TOY_SOURCES = sorted({vconfig.toy_source(e) for e in config["datasets"].values()} - {None})
-TABLES = list(experiments.DSC_TABLES)
+TABLES = experiments.enabled_tables(config)
 
 
 def _alternatives(names):
@@ -29,7 +29,8 @@ wildcard_constraints:
 
 
 def all_tables():
-    return expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
+    figures = [f"results/figures/{t}.png" for t in TABLES if t in experiments.FIGURES]
+    return expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"]) + figures
 
 
 def toy_shard_outputs():
@@ -46,11 +47,12 @@ def dsc_run_spec(wildcards):
 
 
 def dsc_run_sample_dirs(wildcards):
-    return [f"results/samples/{d}" for d in DSC_RUNS[wildcards.run]["datasets"]]
+    """Dataset -> sample directory, for the datasets a run reads."""
+    return {d: f"results/samples/{d}" for d in experiments.sample_datasets(DSC_RUNS[wildcards.run])}
 
 
 def dsc_run_indexes(wildcards):
-    return [f"{d}/index.parquet" for d in dsc_run_sample_dirs(wildcards)]
+    return [f"{d}/index.parquet" for d in dsc_run_sample_dirs(wildcards).values()]
 
 
 def dsc_train_threads(wildcards):
@@ -58,10 +60,14 @@ def dsc_train_threads(wildcards):
 
 
 def dsc_table_metrics(table_id):
+    if table_id not in TABLES:
+        return []
     runs = dict.fromkeys(r["run"] for r in experiments.table_rows(config, table_id))
     return [f"results/runs/dsc/{run}/metrics.json" for run in runs]
 
 
 def dsc_table_rows(table_id):
     """Table rows without the run specs (those are the training rule's params)."""
+    if table_id not in TABLES:
+        return []
     return [{k: v for k, v in r.items() if k != "spec"} for r in experiments.table_rows(config, table_id)]

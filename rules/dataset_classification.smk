@@ -44,7 +44,8 @@ rule t01_combinations:
         "../scripts/table_dsc.py"
 
 
-rule t02_architectures:
+# The other tables: the same rule with their own inputs and outputs.
+use rule t01_combinations as t02_architectures with:
     input:
         dsc_table_metrics("t02_architectures"),
     output:
@@ -57,7 +58,80 @@ rule t02_architectures:
         "logs/tables/t02_architectures.log",
     benchmark:
         "benchmarks/tables/t02_architectures.tsv"
-    conda:
-        "../envs/tables.yaml"
-    script:
-        "../scripts/table_dsc.py"
+
+
+use rule t01_combinations as f03_model_size with:
+    input:
+        dsc_table_metrics("f03_model_size"),
+    output:
+        csv="results/tables/f03_model_size.csv",
+        md="results/tables/f03_model_size.md",
+        png="results/figures/f03_model_size.png",
+    params:
+        table_id="f03_model_size",
+        rows=dsc_table_rows("f03_model_size"),
+    log:
+        "logs/tables/f03_model_size.log",
+    benchmark:
+        "benchmarks/tables/f03_model_size.tsv"
+
+
+use rule t01_combinations as f04_train_images with:
+    input:
+        dsc_table_metrics("f04_train_images"),
+    output:
+        csv="results/tables/f04_train_images.csv",
+        md="results/tables/f04_train_images.md",
+        png="results/figures/f04_train_images.png",
+    params:
+        table_id="f04_train_images",
+        rows=dsc_table_rows("f04_train_images"),
+    log:
+        "logs/tables/f04_train_images.log",
+    benchmark:
+        "benchmarks/tables/f04_train_images.tsv"
+
+
+use rule t01_combinations as t05_augmentation with:
+    input:
+        dsc_table_metrics("t05_augmentation"),
+    output:
+        csv="results/tables/t05_augmentation.csv",
+        md="results/tables/t05_augmentation.md",
+    params:
+        table_id="t05_augmentation",
+        rows=dsc_table_rows("t05_augmentation"),
+    log:
+        "logs/tables/t05_augmentation.log",
+    benchmark:
+        "benchmarks/tables/t05_augmentation.tsv"
+
+
+use rule t01_combinations as t06_corruptions with:
+    input:
+        dsc_table_metrics("t06_corruptions"),
+    output:
+        csv="results/tables/t06_corruptions.csv",
+        md="results/tables/t06_corruptions.md",
+    params:
+        table_id="t06_corruptions",
+        rows=dsc_table_rows("t06_corruptions"),
+    log:
+        "logs/tables/t06_corruptions.log",
+    benchmark:
+        "benchmarks/tables/t06_corruptions.tsv"
+
+
+use rule t01_combinations as t07_pseudo_datasets with:
+    input:
+        dsc_table_metrics("t07_pseudo_datasets"),
+    output:
+        csv="results/tables/t07_pseudo_datasets.csv",
+        md="results/tables/t07_pseudo_datasets.md",
+    params:
+        table_id="t07_pseudo_datasets",
+        rows=dsc_table_rows("t07_pseudo_datasets"),
+    log:
+        "logs/tables/t07_pseudo_datasets.log",
+    benchmark:
+        "benchmarks/tables/t07_pseudo_datasets.tsv"

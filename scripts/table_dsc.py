@@ -1,4 +1,4 @@
-"""Rules t01_combinations, t02_architectures: a dataset-classification table."""
+"""Rules t01_combinations ... t07_pseudo_datasets: a dataset-classification table (and figure)."""
 import pathlib
 import sys
 
@@ -8,5 +8,6 @@ from vlmbias import smk, tables  # noqa: E402
 log = smk.setup(snakemake)
 tables.write_dsc_table(snakemake.params.table_id, list(snakemake.params.rows),
                        tables.load_metrics(snakemake.input), snakemake.output.csv,
-                       snakemake.output.md, snakemake.config)
+                       snakemake.output.md, snakemake.config,
+                       png_path=snakemake.output.get("png"))
 log.info("wrote %s", snakemake.output.md)

@@ -9,5 +9,5 @@ from vlmbias import dsc, smk  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-dsc.run(snakemake.params.spec, list(snakemake.params.sample_dirs), snakemake.output.metrics,
+dsc.run(snakemake.params.spec, dict(snakemake.params.sample_dirs), snakemake.output.metrics,
         snakemake.output.model, progress=True, log=log.info)

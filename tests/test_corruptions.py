@@ -60,7 +60,7 @@ def test_seeded_is_fixed_per_index_and_leaves_global_rng_alone():
 def test_dataset_applies_corruption_before_transform(tiny_samples):
     from vlmbias.data import ShardImageDataset, records_for
 
-    recs = records_for([tiny_samples["yfcc"]], "val")[:3]
+    recs = records_for([{"dataset": "yfcc", "part": None, "parts": None}], tiny_samples, "val")[:3]
     noise = C.build({"type": "gaussian_noise", "std": 0.3})
     fixed = ShardImageDataset(recs, None, pre_transform=noise, pre_transform_seed=0)
     fresh = ShardImageDataset(recs, None, pre_transform=noise)

@@ -30,7 +30,6 @@ def test_t02_shares_the_convnext_run_with_t01(cfg):
     assert len({r["run"] for r in t02}) == 5
     t01_runs = {r["run"] for r in E.table_rows(cfg, "t01_combinations")}
     assert t02[-1]["run"] in t01_runs
-    assert len(E.dsc_runs(cfg)) == 27
 
 
 def test_paper_specs_carry_the_paper_recipe():
@@ -61,3 +60,44 @@ def test_run_id_changes_with_settings():
     a = E.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t")
     b = E.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", n_train=100)
     assert a["run_id"] != b["run_id"]
+
+
+@pytest.mark.parametrize("cfg,n", [(TOY, 60), (PAPER, 64)], ids=["toy", "paper"])
+def test_all_dsc_runs(cfg, n):
+    runs = E.dsc_runs(cfg)
+    assert len(runs) == n
+    counts = {t: len({r["run"] for r in E.table_rows(cfg, t)}) for t in E.enabled_tables(cfg)}
+    assert counts == {"t01_combinations": 23, "t02_architectures": 5,
+                      "f03_model_size": 5 if cfg is TOY else 9, "f04_train_images": 6,
+                      "t05_augmentation": 12, "t06_corruptions": 9, "t07_pseudo_datasets": 8}
+
+
+def test_shared_runs_across_tables():
+    runs = {t: {r["run"] for r in E.table_rows(PAPER, t)} for t in E.enabled_tables(PAPER)}
+    ycd = "yfcc+cc+datacomp__convnext_t__n1000000"
+    for t in ("t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
+              "t05_augmentation"):
+        assert ycd in runs[t], t
+    assert "yfcc+cc+datacomp__convnext_t__n1000000__corr-blur_3" in runs["t06_corruptions"]
+    # t06's "none" row is the plain YCD run
+    assert ycd in runs["t06_corruptions"]
+
+
+def test_pseudo_dataset_views():
+    rows = E.table_rows(PAPER, "t07_pseudo_datasets")
+    spec = rows[0]["spec"]
+    assert [v["part"] for v in spec["views"]] == [0, 1, 2]
+    assert {v["dataset"] for v in spec["views"]} == {"yfcc"} and spec["classes"] == ["Y0", "Y1", "Y2"]
+    assert E.sample_datasets(spec) == ["yfcc"]
+    cfg = copy.deepcopy(PAPER)
+    cfg["dataset_classification"]["t07_pseudo_datasets"]["sizes"]["1M"] = 400_000
+    with pytest.raises(E.ExperimentError, match="per part of 3"):
+        E.dsc_runs(cfg)
+
+
+def test_corruption_and_aug_resolved_into_spec():
+    spec = E.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", aug="no_aug", corruption="blur_3")
+    assert spec["corruption"] == {"type": "gaussian_blur", "radius": 0.4}
+    assert spec["recipe"]["augment"]["random_crop"] is False and spec["recipe"]["augment"]["mixup"] == 0
+    with pytest.raises(E.ExperimentError, match="fog"):
+        E.run_spec(TOY, ["yfcc"], "convnext_t", corruption="fog")

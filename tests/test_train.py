@@ -33,7 +33,7 @@ def run_in_process(spec, dirs, out):
 
 
 def test_metrics_contents(tiny_samples, tiny_spec, tmp_path):
-    dirs = [tiny_samples[d] for d in tiny_spec["datasets"]]
+    dirs = tiny_samples
     m = run_in_process(tiny_spec, dirs, str(tmp_path / "run"))
     assert set(m) >= {"val_acc", "train_acc", "confusion_matrix", "loss_curve", "samples_seen",
                       "run_info", "seed", "config", "epoch_loss"}
@@ -47,7 +47,7 @@ def test_metrics_contents(tiny_samples, tiny_spec, tmp_path):
 
 
 def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path):
-    dirs = [tiny_samples[d] for d in tiny_spec["datasets"]]
+    dirs = tiny_samples
     reference = run_in_process(tiny_spec, dirs, str(tmp_path / "uninterrupted"))
 
     out = tmp_path / "killed"
@@ -76,7 +76,7 @@ def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_pa
 def test_checkpoint_of_another_config_is_ignored(tiny_samples, tiny_spec, tmp_path):
     import torch
 
-    dirs = [tiny_samples[d] for d in tiny_spec["datasets"]]
+    dirs = tiny_samples
     out = tmp_path / "run"
     out.mkdir()
     torch.save({"version": 1, "run_hash": "someone-else", "model": {}}, out / "checkpoint.pt")

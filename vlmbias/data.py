@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from vlmbias import corruptions
 from vlmbias.sampling import load_index, split_frame
-from vlmbias.shards import decode_image, read_member
+from vlmbias.shards import ShardError, decode_image, read_member
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,23 @@ class ImageRecord:
     label: int
 
 
-def records_for(sample_dirs: Sequence[str], split: str, n: int | None = None) -> list[ImageRecord]:
-    """Records of one split over several sampled datasets; the label of an image is the index
-    of its dataset in ``sample_dirs`` (dataset classification)."""
+def records_for(views: Sequence[dict], sample_dirs: Mapping[str, str], split: str,
+                n: int | None = None) -> list[ImageRecord]:
+    """Records of one split for a dataset-classification run: the label of an image is the
+    index of its view in ``views``. A view is a whole sampled dataset (``part`` None) or the
+    images of it whose rank is ``part`` mod ``parts`` (disjoint pseudo-datasets of one source);
+    ``n`` takes the first n of each view by rank (a seeded random order)."""
     out: list[ImageRecord] = []
-    for label, d in enumerate(sample_dirs):
-        frame = split_frame(load_index(d), split, n)
+    for label, v in enumerate(views):
+        d = sample_dirs[v["dataset"]]
+        frame = split_frame(load_index(d), split)
+        if v.get("parts"):
+            frame = frame[frame["rank"] % v["parts"] == v["part"]]
+        if n is not None:
+            if n > len(frame):
+                raise ShardError(f"{v['dataset']}: {len(frame)} {split} images available for "
+                                 f"view {v}, {n} asked for; sample it with a larger n_{split}")
+            frame = frame.iloc[:n]
         out += [ImageRecord(os.path.join(d, r.shard), int(r.offset), int(r.size), label)
                 for r in frame.itertuples(index=False)]
     return out

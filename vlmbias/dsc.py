@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from vlmbias import models, recipe as R
+from vlmbias import corruptions, models, recipe as R
 from vlmbias.data import ShardImageDataset, records_for
 from vlmbias.train import evaluate, fit, pick_device, spec_hash
 
@@ -29,8 +29,10 @@ def _train_eval_subset(records, per_class: int | None):
     return out
 
 
-def run(spec: dict, sample_dirs: list[str], metrics_path: str, model_path: str,
+def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: str,
         progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train and evaluate one run. ``sample_dirs`` maps each dataset of ``spec['views']`` to its
+    sample directory (results/samples/<dataset>)."""
     t_start = time.time()
     recipe = spec["recipe"]
     classes = spec["classes"]
@@ -39,12 +41,20 @@ def run(spec: dict, sample_dirs: list[str], metrics_path: str, model_path: str,
     cache = bool(recipe.get("cache_bytes", False))
     workers = int(recipe.get("num_workers", 0))
 
-    train_records = records_for(sample_dirs, "train", spec["n_train"])
-    val_records = records_for(sample_dirs, "val", None)
-    train_ds = ShardImageDataset(train_records, R.train_transform(recipe), cache_bytes=cache)
-    val_ds = ShardImageDataset(val_records, R.eval_transform(recipe), cache_bytes=False)
+    views = spec["views"]
+    train_records = records_for(views, sample_dirs, "train", spec["n_train"])
+    val_records = records_for(views, sample_dirs, "val", None)
+    # A corruption hits training and validation images alike (fresh draws for training,
+    # fixed ones for evaluation); see vlmbias/corruptions.py.
+    corrupt = corruptions.build(spec.get("corruption"))
+    fixed_seed = spec["seed"] if corrupt is not None else None
+    train_ds = ShardImageDataset(train_records, R.train_transform(recipe), cache_bytes=cache,
+                                 pre_transform=corrupt)
+    val_ds = ShardImageDataset(val_records, R.eval_transform(recipe), pre_transform=corrupt,
+                               pre_transform_seed=fixed_seed)
     clean_ds = ShardImageDataset(_train_eval_subset(train_records, recipe.get("train_acc_samples")),
-                                 R.eval_transform(recipe), cache_bytes=False)
+                                 R.eval_transform(recipe), pre_transform=corrupt,
+                                 pre_transform_seed=fixed_seed)
     log(f"{spec['run_id']}: {len(train_ds)} train / {len(val_ds)} val images, classes {classes}, "
         f"device {device}")
 
@@ -63,6 +73,7 @@ def run(spec: dict, sample_dirs: list[str], metrics_path: str, model_path: str,
     metrics = {
         "run_id": spec["run_id"], "family": spec["family"], "classes": classes,
         "datasets": spec["datasets"], "model": spec["model_name"], "params": n_params,
+        "aug": spec["aug"], "corruption": spec["corruption_name"],
         "val_acc": val["acc"], "val_per_class_acc": val["per_class_acc"],
         "confusion_matrix": val["confusion"], "n_val": val["n"],
         "train_acc": train["acc"], "train_acc_images": train["n"], "n_train": len(train_ds),

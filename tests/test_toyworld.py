@@ -1,0 +1,250 @@
+"""Tests of the procedural toy world (vlmbias.toyworld)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmbias import toyworld as tw
+
+SIX = {"yfcc", "cc", "datacomp", "wit", "laion", "imagenet"}
+KEY_RE = re.compile(r"^(?P<source>[a-z0-9_]+)_(?P<index>\d{7})$")
+
+
+def read_shard(path) -> dict[str, dict[str, bytes]]:
+    """key -> {extension: bytes}, checking the fixed tar headers on the way."""
+    out: dict[str, dict[str, bytes]] = defaultdict(dict)
+    with tarfile.open(path) as tf:
+        for m in tf.getmembers():
+            assert m.isfile()
+            assert (m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) == (0, 0, 0, "", "", 0o644)
+            key, ext = m.name.split(".", 1)
+            assert ext not in out[key], f"duplicate member {m.name}"
+            out[key][ext] = tf.extractfile(m).read()
+    return dict(out)
+
+
+def read_all(paths) -> dict[str, dict[str, bytes]]:
+    out = {}
+    for p in paths:
+        out.update(read_shard(p))
+    return out
+
+
+def test_registry_contents():
+    assert set(tw.SOURCES) == SIX
+    assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
+    assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
+    for name, spec in tw.SOURCES.items():
+        assert spec.name == name
+        assert spec.image_format in ("jpg", "png")
+        assert all(c in tw.COMPONENTS for c in spec.mixture)
+
+
+def test_same_seed_same_bytes_different_seed_different(tmp_path):
+    a, b, c = (str(tmp_path / f"{x}.tar") for x in "abc")
+    s1 = tw.generate_source("yfcc", 10, [a], image_size=32, seed=3)
+    s2 = tw.generate_source("yfcc", 10, [b], image_size=32, seed=3)
+    tw.generate_source("yfcc", 10, [c], image_size=32, seed=4)
+    assert open(a, "rb").read() == open(b, "rb").read()
+    assert open(a, "rb").read() != open(c, "rb").read()
+    assert s1["counts"] == s2["counts"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("name", sorted(SIX))
+def test_shards_grouped_by_key_with_metadata(tmp_path, name):
+    paths = [str(tmp_path / "sub" / f"{i:05d}.tar") for i in range(2)]
+    summary = tw.generate_source(name, 7, paths, image_size=32, seed=0)
+    assert [s["n_images"] for s in summary["shards"]] == [4, 3]
+    assert summary["source"] == name and summary["n_images"] == 7
+    assert sum(summary["counts"]["content"].values()) == 7
+    assert set(summary["counts"]["content"]) <= set(tw.SOURCES[name].mixture)
+    samples = read_all(paths)
+    assert sorted(samples) == [f"{name}_{i:07d}" for i in range(7)]
+    assert sorted(read_shard(paths[1])) == [f"{name}_{i:07d}" for i in range(4, 7)]
+    ext = tw.SOURCES[name].image_format
+    for key, members in samples.items():
+        assert set(members) == {ext, "txt", "json"}
+        meta = json.loads(members["json"])
+        assert members["json"].decode() == json.dumps(meta, sort_keys=True)
+        assert meta["key"] == key and KEY_RE.match(key).group("source") == name
+        assert meta["source"] == name
+        assert meta["content"] in tw.SOURCES[name].mixture
+        assert meta["caption"] == members["txt"].decode() and len(meta["caption"]) > 10
+        assert meta["people"] in tw.PEOPLE_VALUES
+        assert meta["setting"] in tw.SETTING_VALUES
+        assert meta["style"] in tw.STYLE_VALUES
+        img = Image.open(io.BytesIO(members[ext]))
+        assert img.format == {"jpg": "JPEG", "png": "PNG"}[ext]
+        assert img.mode == "RGB" and img.size == (meta["width"], meta["height"])
+        if name == "imagenet":
+            assert {"label", "class_name", "split"} <= set(meta)
+        else:
+            assert "label" not in meta and "split" not in meta
+
+
+def test_imagenet_labels_and_predefined_split(tmp_path):
+    path = str(tmp_path / "in.tar")
+    summary = tw.generate_source("imagenet", 60, [path], image_size=16, seed=0)
+    metas = [json.loads(m["json"]) for m in read_shard(path).values()]
+    for meta in metas:
+        assert isinstance(meta["label"], int) and 0 <= meta["label"] < len(tw.OBJECT_CLASSES)
+        assert meta["class_name"] == tw.OBJECT_CLASSES[meta["label"]]
+        assert meta["class_name"] in meta["caption"]
+        assert meta["split"] in ("train", "val")
+    assert set(summary["counts"]["split"]) == {"train", "val"}
+    # about 80/20 over a larger draw; labels spread over the classes
+    splits = [tw.render("imagenet", i, 16, 1)[2] for i in range(400)]
+    val = sum(m["split"] == "val" for m in splits) / len(splits)
+    assert 0.12 < val < 0.28
+    assert len({m["label"] for m in splits}) == len(tw.OBJECT_CLASSES)
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+def test_sizes_follow_image_size_framing_and_aspect(image_size):
+    for name, spec in tw.SOURCES.items():
+        for i in range(12):
+            img, _, meta, ext = tw.render(name, i, image_size, 0)
+            w, h = img.size
+            assert (w, h) == (meta["width"], meta["height"])
+            short, long_ = min(w, h), max(w, h)
+            lo, hi = spec.framing
+            assert round(image_size * lo) <= short <= round(image_size * hi)
+            assert any(abs(long_ - round(short * a)) <= 1 for a in spec.aspects)
+            if name == "yfcc":
+                assert w > h  # landscape 4:3 framing
+            if name == "wit":
+                assert h > w and ext == "png"  # portrait pages, lossless
+    # yfcc's framing sometimes exceeds the nominal size (so a max_side resize can trigger)
+    shorts = [min(tw.render("yfcc", i, 64, 0)[0].size) for i in range(30)]
+    assert min(shorts) >= 64 and max(shorts) > 70
+
+
+def test_tiny_and_large_canvases_render():
+    for name in SIX:
+        for size in (8, 13, 128):
+            for i in range(25 if size < 100 else 4):
+                img = tw.render(name, i, size, 11)[0]
+                assert min(img.size) >= size
+
+
+def test_unknown_source_lists_valid_names(tmp_path):
+    with pytest.raises(ValueError, match="datacomp.*imagenet.*laion"):
+        tw.generate_source("flickr", 3, [str(tmp_path / "x.tar")])
+    with pytest.raises(ValueError, match="valid names"):
+        tw.render("nope", 0, 32, 0)
+    assert not (tmp_path / "x.tar").exists()
+    with pytest.raises(ValueError):
+        tw.generate_source("cc", 3, [])
+
+
+def test_sharding_does_not_change_samples(tmp_path):
+    one = [str(tmp_path / "one.tar")]
+    three = [str(tmp_path / f"three{i}.tar") for i in range(3)]
+    tw.generate_source("datacomp", 8, one, image_size=32, seed=7)
+    s = tw.generate_source("datacomp", 8, three, image_size=32, seed=7)
+    assert [x["n_images"] for x in s["shards"]] == [3, 3, 2]
+    assert read_all(one) == read_all(three)
+
+
+def test_render_matches_shard_contents(tmp_path):
+    path = str(tmp_path / "w.tar")
+    tw.generate_source("wit", 3, [path], image_size=32, seed=2)
+    members = read_shard(path)["wit_0000002"]
+    img, caption, meta, ext = tw.render("wit", 2, 32, 2)
+    assert ext == "png" and caption == members["txt"].decode()
+    assert meta == json.loads(members["json"])
+    assert np.array_equal(np.asarray(img), np.asarray(Image.open(io.BytesIO(members["png"])).convert("RGB")))
+
+
+def _mean(name, stat, n=40, size=32):
+    return float(np.mean([stat(np.asarray(tw.render(name, i, size, 0)[0], np.float32)) for i in range(n)]))
+
+
+def test_planted_low_level_signatures():
+    brightness = {n: _mean(n, np.mean) for n in SIX}
+    assert brightness["yfcc"] < brightness["imagenet"] < brightness["cc"]
+    assert brightness["yfcc"] < min(brightness[n] for n in SIX - {"yfcc"})
+    # yfcc is warm (red over blue) and noisy (pixel-to-pixel differences); wit is lossless
+    warm = _mean("yfcc", lambda a: a[..., 0].mean() - a[..., 2].mean())
+    assert warm > 10
+    grain = {n: _mean(n, lambda a: np.abs(np.diff(a, axis=1)).mean()) for n in ("yfcc", "wit")}
+    assert grain["yfcc"] > grain["wit"]
+    # products on white: datacomp and laion have many pure-white pixels, cc and yfcc almost none
+    white = {n: _mean(n, lambda a: (a.min(axis=2) > 235).mean()) for n in SIX}
+    assert min(white["datacomp"], white["laion"]) > 0.3
+    assert max(white["cc"], white["yfcc"], white["imagenet"]) < 0.1
+    assert {n: s.image_format for n, s in tw.SOURCES.items()} == {
+        "yfcc": "jpg", "cc": "jpg", "datacomp": "jpg", "laion": "jpg", "wit": "png", "imagenet": "jpg"}
+    assert tw.SOURCES["yfcc"].signature.jpeg_quality[1] < tw.SOURCES["imagenet"].signature.jpeg_quality[0]
+
+
+def test_laion_and_datacomp_draw_from_the_same_components():
+    d, l = tw.SOURCES["datacomp"], tw.SOURCES["laion"]
+    assert set(d.mixture) == set(l.mixture)
+    assert d.signature == l.signature and d.aspects == l.aspects and d.framing == l.framing
+    assert d.image_format == l.image_format and d.portrait_prob == l.portrait_prob
+    wd = {k: v / sum(d.mixture.values()) for k, v in d.mixture.items()}
+    wl = {k: v / sum(l.mixture.values()) for k, v in l.mixture.items()}
+    tv = 0.5 * sum(abs(wd[k] - wl[k]) for k in wd)
+    assert 0.05 < tv < 0.3  # slightly different weights, not identical and not far apart
+    # the other sources share no component with this pair, except yfcc's photos
+    for other in ("cc", "wit", "imagenet"):
+        assert not set(tw.SOURCES[other].mixture) & set(d.mixture)
+    # the empirical content mixes overlap
+    seen = {n: {tw.render(n, i, 16, 0)[2]["content"] for i in range(80)} for n in ("datacomp", "laion")}
+    assert len(seen["datacomp"] & seen["laion"]) >= 5
+
+
+def test_captions_name_the_content():
+    for i in range(30):
+        _, cap, meta, _ = tw.render("yfcc", i, 32, 0)
+        assert cap.startswith("a photo of")
+        if meta["people"] != "none":
+            assert "person" in cap or "people" in cap
+    assert all(tw.render("wit", i, 32, 0)[1].startswith(("a document", "a diagram", "a map")) for i in range(20))
+    caps = [tw.render("cc", i, 32, 0)[1] for i in range(30)]
+    assert any("cartoon" in c for c in caps)
+    caps = [tw.render("datacomp", i, 32, 0)[1] for i in range(40)]
+    assert any(re.search(r"with the text [A-Z]", c) for c in caps)
+
+
+def test_every_object_draws_something():
+    for obj in tw.OBJECT_DRAWERS:
+        img = Image.new("RGB", (40, 40), (255, 255, 255))
+        tw.draw_object(tw.new_draw(img), obj, (4, 4, 36, 36), (200, 30, 30), np.random.default_rng(0),
+                       outline=(0, 0, 0), lw=1)
+        assert (np.asarray(img).min(axis=2) < 200).mean() > 0.08, obj
+    with pytest.raises(ValueError, match="unknown object"):
+        tw.draw_object(tw.new_draw(img), "unicorn", (0, 0, 1, 1), (0, 0, 0), np.random.default_rng(0))
+
+
+def test_new_world_is_added_by_registry_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(tw, "COMPONENTS", dict(tw.COMPONENTS))
+    monkeypatch.setattr(tw, "SOURCES", dict(tw.SOURCES))
+
+    @tw.register_component("test_blank")
+    def blank(rng, w, h):
+        return tw.Content(Image.new("RGB", (w, h), (10, 200, 10)), "a green square",
+                          {"people": "none", "setting": "studio", "style": "render", "label": 1})
+
+    tw.register_source(tw.SourceSpec(
+        name="toytest", mixture={"test_blank": 1.0, "clipart": 0.0}, signature=tw.Signature(),
+        image_format="png", framing=(1.0, 1.0), meta_hook=lambda rng, meta: {"group": "g1"}))
+    path = str(tmp_path / "t.tar")
+    summary = tw.generate_source("toytest", 2, [path], image_size=16)
+    meta = json.loads(read_shard(path)["toytest_0000001"]["json"])
+    assert meta["label"] == 1 and meta["group"] == "g1" and meta["content"] == "test_blank"
+    assert summary["counts"]["content"] == {"test_blank": 2}
+    with pytest.raises(ValueError, match="registered twice"):
+        tw.register_source(tw.SourceSpec(name="toytest", mixture={"test_blank": 1}, signature=tw.Signature()))
+    with pytest.raises(ValueError, match="unknown components"):
+        tw.SourceSpec(name="bad", mixture={"nope": 1}, signature=tw.Signature())
