@@ -15,7 +15,9 @@ except vconfig.ConfigError as e:
 
 DSC_RUNS = experiments.dsc_runs(config)
 TOY_SOURCES = sorted({vconfig.toy_source(e) for e in config["datasets"].values()} - {None})
-TABLES = experiments.enabled_tables(config)
+TABLES = experiments.enabled_tables(config) + [
+    t for t in ("t10_composition",) if t in config.get("dataset_classification", {})
+]
 
 
 def _alternatives(names):
@@ -71,3 +73,8 @@ def dsc_table_rows(table_id):
     if table_id not in TABLES:
         return []
     return [{k: v for k, v in r.items() if k != "spec"} for r in experiments.table_rows(config, table_id)]
+
+
+def composition_indexes(wildcards):
+    t = config.get("dataset_classification", {}).get("t10_composition")
+    return [f"results/samples/{d}/index.parquet" for d in t["datasets"]] if t else []

@@ -135,3 +135,22 @@ use rule t01_combinations as t07_pseudo_datasets with:
         "logs/tables/t07_pseudo_datasets.log",
     benchmark:
         "benchmarks/tables/t07_pseudo_datasets.tsv"
+
+
+rule t10_composition:
+    input:
+        composition_indexes,
+    output:
+        csv="results/tables/t10_composition.csv",
+        md="results/tables/t10_composition.md",
+    params:
+        datasets=lambda wildcards: config["dataset_classification"]["t10_composition"]["datasets"],
+        attributes=lambda wildcards: config["dataset_classification"]["t10_composition"].get("attributes"),
+    log:
+        "logs/tables/t10_composition.log",
+    benchmark:
+        "benchmarks/tables/t10_composition.tsv"
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/table_composition.py"

@@ -74,9 +74,17 @@ def test_toy_dag(tmp_path):
     p = snakemake("-n", workdir=tmp_path)
     counts = job_counts(p.stdout)
     tables = ["t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
-              "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets"]
+              "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets", "t10_composition"]
     assert counts == {"toyworld": 6, "sample": 6, "train_dsc": 60, "all": 1,
                       **{t: 1 for t in tables}, "total": 6 + 6 + 60 + 1 + len(tables)}
+
+
+def test_paper_composition_reads_every_sample(paper_with_placeholders):
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", "t10_composition", "--configfile", str(ROOT / "config/paper.yaml"),
+                  str(override), workdir=tmp / "work10")
+    counts = job_counts(p.stdout)
+    assert counts["sample"] == 6 and "train_dsc" not in counts
 
 
 def write_config(tmp_path, mutate):

@@ -53,6 +53,11 @@ def check(config: dict) -> None:
                                   "'toyworld' section")
         else:
             dataset_shard_paths(config, name)
+    t10 = (config.get("dataset_classification") or {}).get("t10_composition")
+    for d in (t10 or {}).get("datasets", []):
+        if d not in datasets:
+            raise ConfigError(f"dataset_classification.t10_composition: dataset {d!r} is not defined "
+                              f"under 'datasets' (defined: {sorted(datasets)})")
     try:
         experiments.dsc_runs(config)
     except experiments.ExperimentError as e:

@@ -145,3 +145,23 @@ def write_dsc_table(table_id: str, rows: list[dict], metrics: dict[str, dict], c
 
         figures.plot(table_id, df, png_path, data_description(config))
     return df
+
+
+def write_composition_table(datasets: list[str], index_paths: list[str], attributes, csv_path: str,
+                            md_path: str, config: dict) -> pd.DataFrame:
+    from vlmbias import composition
+    from vlmbias.reported import reported
+    from vlmbias.sampling import load_index
+
+    indexes = {d: load_index(os.path.dirname(p)) for d, p in zip(datasets, index_paths)}
+    df = composition.composition_table(indexes, attributes)
+    examples = reported()["t10_composition"]
+    notes = [f"Data: {data_description(config)}; shares are over each dataset's sampled images "
+             "(a seeded uniform sample of its shards).",
+             "least_group: the most under-represented value (or pair of values) present; "
+             "values that never occur cannot be counted.",
+             "The material's examples (other datasets, for reference): " + "; ".join(
+                 f"{e['dataset']}: {e['group']} only make up {e['share']}%" for e in examples) + "."]
+    write_table(df, csv_path, md_path, "t10_composition: Selection bias as dataset composition "
+                "(the material's selection-bias table)", notes)
+    return df
