@@ -21,6 +21,7 @@ include: "rules/common.smk"
 include: "rules/toyworld.smk"
 include: "rules/sampling.smk"
 include: "rules/dataset_classification.smk"
+include: "rules/transfer.smk"
 
 
 rule all:

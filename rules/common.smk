@@ -5,7 +5,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from vlmbias import config as vconfig
-from vlmbias import experiments
+from vlmbias import experiments, transfer
 
 validate(config, "../config/schema.yaml")
 try:
@@ -14,10 +14,14 @@ except vconfig.ConfigError as e:
     raise WorkflowError(f"Invalid config: {e}")
 
 DSC_RUNS = experiments.dsc_runs(config)
+MAE_RUNS = transfer.mae_runs(config)
+PROBE_RUNS = transfer.probe_runs(config)
 TOY_SOURCES = sorted({vconfig.toy_source(e) for e in config["datasets"].values()} - {None})
-TABLES = experiments.enabled_tables(config) + [
-    t for t in ("t10_composition",) if t in config.get("dataset_classification", {})
-]
+TABLES = (
+    experiments.enabled_tables(config)
+    + transfer.enabled_tables(config)
+    + [t for t in ("t10_composition",) if t in config.get("dataset_classification", {})]
+)
 
 
 def _alternatives(names):
@@ -28,6 +32,8 @@ wildcard_constraints:
     dataset=_alternatives(config["datasets"]),
     source=_alternatives(TOY_SOURCES),
     run=_alternatives(DSC_RUNS),
+    mae=_alternatives(MAE_RUNS),
+    probe=_alternatives(PROBE_RUNS),
 
 
 def all_tables():
@@ -78,3 +84,44 @@ def dsc_table_rows(table_id):
 def composition_indexes(wildcards):
     t = config.get("dataset_classification", {}).get("t10_composition")
     return [f"results/samples/{d}/index.parquet" for d in t["datasets"]] if t else []
+
+
+def mae_inputs(wildcards):
+    spec = MAE_RUNS[wildcards.mae]
+    if spec["checkpoint"]:  # a public checkpoint: imported, nothing to sample
+        return {"checkpoint": spec["checkpoint"]}
+    return {"indexes": [f"results/samples/{d}/index.parquet" for d in spec["datasets"]]}
+
+
+def mae_sample_dirs(wildcards):
+    return {d: f"results/samples/{d}" for d in MAE_RUNS[wildcards.mae]["datasets"]}
+
+
+def probe_sample_dirs(wildcards):
+    return {d: f"results/samples/{d}" for d in transfer.probe_datasets(PROBE_RUNS[wildcards.probe])}
+
+
+def probe_inputs(wildcards):
+    spec = PROBE_RUNS[wildcards.probe]
+    inputs = {"indexes": [f"{d}/index.parquet" for d in probe_sample_dirs(wildcards).values()]}
+    encoder = transfer.probe_encoder_input(spec)
+    if encoder:
+        inputs["encoder"] = encoder
+    return inputs
+
+
+def transfer_table_inputs(table_id):
+    if table_id not in TABLES:
+        return {}
+    if table_id == transfer.T08:
+        rows = transfer.t08_rows(config)
+        dsc = [r["run"] for r in rows if r["kind"] == "dsc"]
+        probes = [r["run"] for r in rows if r["kind"] == "probe"]
+    else:
+        rows = transfer.t09_rows(config)
+        dsc = []
+        probes = [p["probe_id"] for r in rows for p in r["probes"]]
+    return {
+        "dsc": [f"results/runs/dsc/{r}/metrics.json" for r in dsc],
+        "probes": [f"results/runs/probe/{p}/metrics.json" for p in probes],
+    }

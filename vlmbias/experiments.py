@@ -202,12 +202,15 @@ def enabled_tables(config: dict) -> list[str]:
 
 def dsc_runs(config: dict) -> dict[str, dict]:
     """Every dataset-classification run that any table needs, by run id."""
+    from vlmbias import transfer
+
+    specs = [row["spec"] for tid in enabled_tables(config) for row in table_rows(config, tid)]
+    specs += transfer.required_dsc_specs(config)
     runs: dict[str, dict] = {}
-    for tid in enabled_tables(config):
-        for row in table_rows(config, tid):
-            prev = runs.setdefault(row["run"], row["spec"])
-            if prev != row["spec"]:
-                raise ExperimentError(f"run id {row['run']} maps to two different specs")
+    for spec in specs:
+        prev = runs.setdefault(spec["run_id"], spec)
+        if prev != spec:
+            raise ExperimentError(f"run id {spec['run_id']} maps to two different specs")
     return runs
 
 

@@ -247,7 +247,8 @@ def mae_config(spec: dict | None = None) -> dict[str, Any]:
         cfg.update(MAE_ARCHS[arch])
     unknown = set(spec) - set(MAE_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown MAE config keys {sorted(unknown)}; known: {sorted(MAE_DEFAULTS)}")
+        raise ValueError(f"unknown MAE config keys {sorted(unknown)}; "
+                         f"known: {sorted(MAE_DEFAULTS)}")
     cfg.update(spec)
     return cfg
 
@@ -339,7 +340,8 @@ def load_encoder_checkpoint(encoder: VisionTransformer, path: str, strict: bool 
                   for k, v in matched.items() if v.shape != own[k].shape]
     if mismatched:
         raise ValueError(f"{path}: tensor shapes do not fit the encoder (nothing is interpolated; "
-                         f"build the encoder with the checkpoint's geometry): " + "; ".join(mismatched))
+                         f"build the encoder with the checkpoint's geometry): "
+                         + "; ".join(mismatched))
     missing = sorted(k for k in own if k not in matched)
     if not matched:
         raise ValueError(f"{path}: no key matches the encoder (file keys start with "
@@ -367,7 +369,8 @@ def mae_pretrain_recipe_defaults(n_train: int | None = None, *, blr: float = 1.5
     recipe: dict[str, Any] = {
         "input_size": int(input_size), "batch_size": int(batch_size),
         "optimizer": "adamw", "betas": [0.9, 0.95], "eps": 1.0e-8,
-        "blr": float(blr), "lr": float(blr) * int(batch_size) / 256, "min_lr": 0.0, "weight_decay": 0.05,
+        "blr": float(blr), "lr": float(blr) * int(batch_size) / 256,  # MAE's lr scaling rule
+        "min_lr": 0.0, "weight_decay": 0.05,
         "epochs": epochs, "warmup_epochs": warmup_epochs,
         "label_smoothing": 0.0, "interpolation": "bicubic", "crop_pct": 0.875,
         "augment": {"random_crop": True, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333],

@@ -13,8 +13,8 @@ One timm detail matters for faithfulness: timm's ``Lars`` only applies the trust
 group's weight decay is non-zero (or ``always_adapt`` is set), so with MAE's weight decay 0 the
 plain ``create_optimizer_v2(opt="lars")`` is SGD with momentum at lr 6.4. MAE's LARS (from MoCo
 v3) adapts every parameter with more than one dimension regardless of weight decay and leaves
-1-D ones (biases) alone; ``mae_lars_param_groups`` builds exactly those groups for timm's
-``create_optimizer_v2(..., param_group_fn=mae_lars_param_groups)``.
+1-D ones (biases) alone; ``mae_lars_param_groups`` builds exactly those groups, and
+``recipe.optimizer`` passes it to timm's ``create_optimizer_v2`` for ``optimizer: lars``.
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def probe_recipe_defaults(n_train: int | None = None, *, blr: float = PROBE_BLR,
     the dict for the record (``recipe.py`` ignores them); with ``n_train`` the epochs become
     ``samples_seen`` / ``warmup_samples``.
 
-    Two deviations remain, both documented: MAE crops with its own TF-style RandomResizedCrop
-    (one draw, clipped) rather than torchvision's retry loop; and LARS needs
-    ``mae_lars_param_groups`` to adapt with weight decay 0 (see the module docstring)."""
+    One known deviation: MAE crops with its own TF-style RandomResizedCrop (one draw, clipped)
+    where timm's transform retries up to 10 draws. LARS follows MAE through
+    ``mae_lars_param_groups`` (see the module docstring)."""
     if micro_batch_size is not None and int(micro_batch_size) > int(batch_size):
         micro_batch_size = batch_size
     recipe: dict[str, Any] = {

@@ -156,6 +156,12 @@ def optimizer(recipe: dict, model: nn.Module):
         kwargs["betas"] = tuple(recipe["betas"])
     if "eps" in recipe:
         kwargs["eps"] = float(recipe["eps"])
+    if opt == "lars":
+        # MAE / MoCo v3 LARS: trust ratio on every >1-D parameter even with weight decay 0
+        # (timm's Lars adapts only when decayed), none on biases and norms.
+        from vlmbias.probe import mae_lars_param_groups
+
+        kwargs["param_group_fn"] = mae_lars_param_groups
     # filter_bias_and_bn: no weight decay on biases and 1-D parameters (norms, layer scale).
     return create_optimizer_v2(model, opt=opt, lr=float(recipe["lr"]),
                                weight_decay=float(recipe["weight_decay"]),

@@ -1319,7 +1319,7 @@ def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) 
     return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
-MetaHook = Callable[[np.random.Generator, dict], dict]
+MetaHook = Callable[[np.random.Generator, int, dict], dict]
 
 
 @dataclass(frozen=True)
@@ -1332,7 +1332,8 @@ class SourceSpec:
     aspects: long/short side ratios to choose from; portrait_prob: chance the long side
       is vertical.
     framing: range of the factor on ``image_size`` that gives the shorter side.
-    meta_hook: optional ``fn(rng, meta) -> dict`` of extra json fields (e.g. a split).
+    meta_hook: optional ``fn(rng, index, meta) -> dict`` of extra json fields (e.g. a split);
+      ``rng`` is the sample's own generator for metadata, ``meta`` a copy of the json so far.
     """
 
     name: str
@@ -1383,9 +1384,10 @@ def register_source(spec: SourceSpec) -> SourceSpec:
     return spec
 
 
-def _imagenet_meta(rng: np.random.Generator, meta: dict) -> dict:
-    """A predefined train/val split (about 80/20)."""
-    return {"split": "train" if rng.random() < 0.8 else "val"}
+def _imagenet_meta(rng: np.random.Generator, index: int, meta: dict) -> dict:
+    """A predefined train/val split: exactly every fifth sample (index % 5 == 4) is "val", so
+    the first n images hold n - n // 5 train-split ones whatever the seed."""
+    return {"split": "val" if index % 5 == 4 else "train"}
 
 
 # DataComp and LAION share every component and the very same signature and framing; only
@@ -1480,7 +1482,7 @@ def _render_sample(name: str, index: int, image_size: int, seed: int):
     meta = {"key": key, "source": name, "content": component, "caption": content.caption,
             "width": w, "height": h, **content.attrs}
     if spec.meta_hook is not None:
-        meta.update(spec.meta_hook(np.random.default_rng(ss_meta), dict(meta)))
+        meta.update(spec.meta_hook(np.random.default_rng(ss_meta), index, dict(meta)))
     buf = io.BytesIO()
     if spec.image_format == "png":
         image.save(buf, format="PNG", optimize=False, compress_level=6)
