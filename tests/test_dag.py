@@ -51,7 +51,7 @@ def paper_with_placeholders(tmp_path_factory):
 @pytest.mark.parametrize("target,n_train", [("t01_combinations", 23), ("t02_architectures", 5),
                                             ("f03_model_size", 9), ("f04_train_images", 6),
                                             ("t05_augmentation", 12), ("t06_corruptions", 9),
-                                            ("t07_pseudo_datasets", 8), ("all", 64)])
+                                            ("t07_pseudo_datasets", 8), ("all", 68)])
 def test_paper_dag(paper_with_placeholders, target, n_train):
     tmp, override = paper_with_placeholders
     p = snakemake("-n", target, "--configfile", str(ROOT / "config/paper.yaml"), str(override),
@@ -74,9 +74,28 @@ def test_toy_dag(tmp_path):
     p = snakemake("-n", workdir=tmp_path)
     counts = job_counts(p.stdout)
     tables = ["t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
-              "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets", "t10_composition"]
-    assert counts == {"toyworld": 6, "sample": 6, "train_dsc": 60, "all": 1,
-                      **{t: 1 for t in tables}, "total": 6 + 6 + 60 + 1 + len(tables)}
+              "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets",
+              "t08_mae_linear_probe", "t09_transfer", "t10_composition"]
+    jobs = {"toyworld": 6, "sample": 6, "train_dsc": 63, "pretrain_mae": 2, "probe": 26}
+    assert counts == {**jobs, "all": 1, **{t: 1 for t in tables},
+                      "total": sum(jobs.values()) + 1 + len(tables)}
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("t08_mae_linear_probe", {"train_dsc": 1, "pretrain_mae": 2, "probe": 2}),
+    ("t09_transfer", {"train_dsc": 4, "pretrain_mae": 1, "probe": 6 * 9}),
+])
+def test_paper_transfer_dag(paper_with_placeholders, target, expected):
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", target, "--configfile", str(ROOT / "config/paper.yaml"), str(override),
+                  workdir=tmp / f"work-{target}")
+    counts = job_counts(p.stdout)
+    assert {k: counts.get(k) for k in expected} == expected
+    for rule in expected:
+        for b in job_blocks(p.stdout, rule):
+            assert re.search(r"resources: .*\bgpu=1\b", b), b
+    if target == "t09_transfer":  # ViT-B probed at blocks 8, 9, 10 with blr 0.1, 0.2, 0.3
+        assert all(re.search(r"__L(8|9|10)__blr0\.[123]", b) for b in job_blocks(p.stdout, "probe"))
 
 
 def test_paper_composition_reads_every_sample(paper_with_placeholders):
