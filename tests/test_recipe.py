@@ -96,8 +96,6 @@ def test_schedule_warmup_from_zero_then_cosine_to_min():
 def test_budget_errors():
     with pytest.raises(R.RecipeError, match="multiple"):
         R.make_budget({**PAPER, "micro_batch_size": 300}, 10**6)
-    with pytest.raises(R.RecipeError, match="larger than the training set"):
-        R.make_budget({**PAPER, "micro_batch_size": 256}, 100)
     with pytest.raises(R.RecipeError, match="unknown augment"):
         R.augment_settings({"augment": {"mixupp": 0.1}})
 
@@ -109,3 +107,11 @@ def test_randaugment_extremes_run_with_pinned_pillow():
 
     out = posterize(Image.new("RGB", (8, 8), (200, 100, 50)), 0)
     assert out.getpixel((0, 0)) == (0, 0, 0)
+
+
+def test_training_set_smaller_than_a_batch_is_one_batch():
+    b = R.make_budget({**PAPER, "micro_batch_size": 256}, 300)   # 3 x 100 pseudo-dataset images
+    assert (b.batch_size, b.micro_batch_size, b.accum_steps) == (256, 256, 1)
+    b = R.make_budget({**PAPER, "micro_batch_size": 512}, 300)
+    assert (b.batch_size, b.micro_batch_size) == (300, 300)
+    assert b.total_steps == math.ceil(383385600 / 300)

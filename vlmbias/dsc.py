@@ -78,7 +78,8 @@ def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: 
         "confusion_matrix": val["confusion"], "n_val": val["n"],
         "train_acc": train["acc"], "train_acc_images": train["n"], "n_train": len(train_ds),
         "loss_curve": state.loss_curve, "epoch_loss": state.epoch_loss,
-        "samples_seen": budget.samples_seen, "steps": state.step, "epochs": state.epoch,
+        "samples_seen": budget.samples_seen, "batch_size": budget.batch_size,
+        "steps": state.step, "epochs": state.epoch,
         "seed": spec["seed"], "config_hash": run_hash, "config": spec,
         "run_info": {  # what may differ between two runs of the same config
             "wall_time_s": time.time() - t_start, "train_time_s": state.elapsed_s,

@@ -64,14 +64,20 @@ class Budget:
 
 
 def make_budget(recipe: dict, n_train: int) -> Budget:
+    """Steps from the samples-seen budget. A training set smaller than one batch is one batch
+    (as the paper's distributed sampler makes it for 3 x 100 pseudo-dataset images at batch
+    4096): the batch is clamped to the largest multiple of the micro batch that fits, or to the
+    whole set when it is smaller than a micro batch."""
     batch = int(recipe["batch_size"])
     micro = int(recipe.get("micro_batch_size") or batch)
     if batch % micro:
         raise RecipeError(f"batch_size {batch} is not a multiple of micro_batch_size {micro}")
+    if n_train < 1:
+        raise RecipeError("empty training set")
     if micro > n_train:
-        raise RecipeError(
-            f"micro batch {micro} is larger than the training set ({n_train} images): "
-            "lower train.micro_batch_size or sample more images")
+        micro = batch = n_train
+    elif batch > n_train:
+        batch = (n_train // micro) * micro
     total = max(1, math.ceil(int(recipe["samples_seen"]) / batch))
     warmup = min(total - 1, math.ceil(int(recipe.get("warmup_samples", 0)) / batch))
     return Budget(batch, micro, total, max(0, warmup))

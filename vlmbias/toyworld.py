@@ -818,27 +818,39 @@ _SATURATED_BG = ((40, 170, 230), (250, 200, 30), (240, 90, 120), (160, 100, 230)
 _WEB_BG = ((200, 30, 40), (25, 45, 110), (25, 25, 30), (20, 110, 70), (225, 80, 20), (120, 30, 110))
 
 
-def _flat_background(rng, w, h) -> Image.Image:
-    r = rng.random()
-    if r < 0.55:
+def _flat_background(rng, w, h, palette: Sequence[RGB] | None = None) -> Image.Image:
+    """CC's backdrop: a candy or pastel colour covered by a bold graphic pattern (sunburst
+    rays, a polka-dot grid or diagonal stripes), so every part of a CC image looks drawn."""
+    if palette is not None:
+        bg = _jit(_choice(rng, palette), rng, 10)
+    elif rng.random() < 0.55:
         bg = _jit(_choice(rng, _SATURATED_BG), rng, 15)
     else:
         bg = _jit(_choice(rng, _PASTELS), rng, 8)
     img = Image.new("RGB", (w, h), bg)
     d = new_draw(img)
+    ink = _mix(bg, (255, 255, 255), 0.4) if sum(bg) < 600 else _mix(bg, (0, 0, 0), 0.2)
     pattern = rng.random()
-    if pattern < 0.3:  # sunburst rays
-        cx, cy = w / 2, h / 2
-        ray = _mix(bg, (255, 255, 255), 0.25)
-        for i in range(0, 12, 2):
-            a0, a1 = i * math.pi / 6, (i + 1) * math.pi / 6
-            R = 2 * max(w, h)
+    if pattern < 0.34:  # sunburst rays
+        cx, cy = w * _u(rng, 0.3, 0.7), h * _u(rng, 0.3, 0.7)
+        n = int(rng.integers(6, 10))
+        R = 2 * max(w, h)
+        for i in range(n):
+            a0, a1 = (2 * i) * math.pi / n, (2 * i + 1) * math.pi / n
             d.polygon([(cx, cy), (cx + R * math.cos(a0), cy + R * math.sin(a0)),
-                       (cx + R * math.cos(a1), cy + R * math.sin(a1))], fill=ray)
-    elif pattern < 0.55:  # confetti dots
-        for _ in range(int(rng.integers(4, 10))):
-            x, y, s = _u(rng, 0, w), _u(rng, 0, h), _u(rng, 0.03, 0.07) * w
-            d.ellipse((x, y, x + s, y + s), fill=_mix(bg, COLORS[_choice(rng, VIVID)], 0.6))
+                       (cx + R * math.cos(a1), cy + R * math.sin(a1))], fill=ink)
+    elif pattern < 0.67:  # polka dots on a regular grid
+        step = _u(rng, 0.11, 0.16) * min(w, h)
+        r = step * _u(rng, 0.2, 0.3)
+        for j, y in enumerate(np.arange(step / 2, h + step, step)):
+            off = step / 2 if j % 2 else 0.0
+            for x in np.arange(off, w + step, step):
+                d.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+    else:  # diagonal stripes
+        step = _u(rng, 0.12, 0.2) * min(w, h)
+        sw = max(1, int(step * 0.4))
+        for x in np.arange(-h, w + h, step):
+            d.line((x, 0, x + h, h), fill=ink, width=sw)
     return img
 
 
@@ -916,7 +928,7 @@ def flat_illustration(rng, w, h) -> Content:
 
 @register_component("clothing_product")
 def clothing_product(rng, w, h) -> Content:
-    img = Image.new("RGB", (w, h), _jit(_choice(rng, _PASTELS), rng, 8))
+    img = _flat_background(rng, w, h, _PASTELS)
     d = new_draw(img)
     cname = _choice(rng, VIVID)
     s = _u(rng, 0.6, 0.8) * min(w, h)
@@ -930,8 +942,7 @@ def clothing_product(rng, w, h) -> Content:
 
 @register_component("logo_badge")
 def logo_badge(rng, w, h) -> Content:
-    bg = _jit(_choice(rng, _SATURATED_BG + _PASTELS), rng, 10)
-    img = Image.new("RGB", (w, h), bg)
+    img = _flat_background(rng, w, h)
     d = new_draw(img)
     cname = _choice(rng, VIVID)
     col = COLORS[cname]
@@ -1004,7 +1015,7 @@ def text_ad(rng, w, h) -> Content:
     _word(d, (w / 2, h * 0.27), word, max(8, 0.2 * min(w, h)), ink)
     rows_ink = (70, 70, 70) if white else _mix(bg, (255, 255, 255), 0.7)
     lh = max(1.0, 0.035 * h)
-    _text_block(d, rng, (0.1 * w, 0.45 * h, 0.62 * w, 0.9 * h), lh, rows_ink, gap=0.9)
+    _text_block(d, rng, (0.1 * w, 0.55 * h, 0.55 * w, 0.55 * h + 3.2 * lh * 2), lh, rows_ink, gap=1.2)
     obj = _choice(rng, _PRODUCTS)
     oname, ocol = object_color(rng, obj)
     s = 0.3 * min(w, h)
@@ -1080,31 +1091,33 @@ def web_portrait(rng, w, h) -> Content:
 
 @register_component("screenshot")
 def screenshot(rng, w, h) -> Content:
-    img = Image.new("RGB", (w, h), _choice(rng, ((255, 255, 255), (246, 247, 250))))
+    """An online-shop page: a coloured header bar over a grid of product tiles."""
+    img = Image.new("RGB", (w, h), (255, 255, 255))
     d = new_draw(img)
     cname = _choice(rng, ("blue", "red", "green", "purple", "orange", "black"))
     bar = _jit(COLORS[cname], rng, 10)
     bh = _u(rng, 0.1, 0.16) * h
     d.rectangle((0, 0, w, bh), fill=bar)
-    _glyph_row(d, rng, 0.05 * w, bh * 0.35, 0.45 * w, max(1.0, bh * 0.3), (255, 255, 255))
-    side = rng.random() < 0.5
-    x0 = 0.05 * w
-    if side:
-        d.rectangle((0, bh, 0.25 * w, h), fill=(232, 234, 238))
-        _text_block(d, rng, (0.03 * w, bh + 0.05 * h, 0.22 * w, h), max(1.0, 0.03 * h), (120, 120, 130), gap=1.5)
-        x0 = 0.3 * w
-    if rng.random() < 0.6:
-        tw = 0.3 * w
-        d.rectangle((x0, bh + 0.06 * h, x0 + tw, bh + 0.06 * h + tw * 0.75),
-                    fill=_jit(COLORS[_choice(rng, VIVID)], rng, 30))
-        _text_block(d, rng, (x0 + tw + 0.05 * w, bh + 0.06 * h, 0.95 * w, bh + 0.06 * h + tw * 0.75),
-                    max(1.0, 0.03 * h), (60, 60, 70))
-        ty = bh + 0.12 * h + tw * 0.75
-    else:
-        ty = bh + 0.06 * h
-    _text_block(d, rng, (x0, ty, 0.95 * w, 0.82 * h), max(1.0, 0.03 * h), (60, 60, 70))
-    d.rounded_rectangle((x0, 0.86 * h, x0 + 0.3 * w, 0.95 * h), radius=2, fill=bar)
-    return Content(img, f"a screenshot of a website with a {cname} header", _attrs(0, "page", "render"))
+    _glyph_row(d, rng, 0.05 * w, bh * 0.35, 0.4 * w, max(1.0, bh * 0.3), (255, 255, 255))
+    cols = 2 if w < h * 1.2 else 3
+    rows = 2
+    gx, gy = 0.05 * w, 0.04 * h
+    tw = (w - gx * (cols + 1)) / cols
+    th = (h - bh - gy * (rows + 1)) / rows
+    n_items = 0
+    for r in range(rows):
+        for c in range(cols):
+            x0 = gx + c * (tw + gx)
+            y0 = bh + gy + r * (th + gy)
+            d.rectangle((x0, y0, x0 + tw, y0 + th), outline=(215, 215, 220), width=1)
+            obj = _choice(rng, _PRODUCTS)
+            _, ocol = object_color(rng, obj)
+            draw_object(d, obj, _box_at(x0 + tw / 2, y0 + th * 0.42, 0.62 * min(tw, th)), ocol, rng)
+            d.rectangle((x0 + tw * 0.15, y0 + th * 0.82, x0 + tw * 0.6, y0 + th * 0.82 + max(1.0, 0.025 * h)),
+                        fill=bar)
+            n_items += 1
+    return Content(img, f"a screenshot of an online shop with a {cname} header and {NUMBER_WORDS[n_items]} products",
+                   _attrs(0, "page", "render"))
 
 
 # --- document pages (WIT) --------------------------------------------------------------
@@ -1115,23 +1128,30 @@ _LINK = (50, 90, 190)
 
 
 def _page(rng, w, h) -> tuple[Image.Image, ImageDraw.ImageDraw, float]:
+    """An off-white page with a title and a rule; returns (image, draw, text line height)."""
     img = Image.new("RGB", (w, h), _jit(_PAGE, rng, 4))
     d = new_draw(img)
-    lh = max(1.0, 0.022 * h)
-    _glyph_row(d, rng, 0.06 * w, 0.04 * h, _u(rng, 0.4, 0.8) * w, max(2.0, 0.04 * h), (20, 20, 25))
-    d.line((0.06 * w, 0.1 * h, 0.94 * w, 0.1 * h), fill=(170, 170, 170), width=1)
+    lh = max(1.0, 0.018 * h)
+    _glyph_row(d, rng, 0.05 * w, 0.035 * h, _u(rng, 0.4, 0.8) * w, max(2.0, 0.035 * h), (20, 20, 25))
+    d.line((0.05 * w, 0.09 * h, 0.95 * w, 0.09 * h), fill=(170, 170, 170), width=1)
     return img, d, lh
+
+
+def _body_text(d, rng, box: Box, lh: float) -> None:
+    """Dense running text with a few links, as on an encyclopedia page."""
+    _text_block(d, rng, box, lh, _INK, gap=0.6, link_color=_LINK, link_p=0.12)
 
 
 @register_component("document_text")
 def document_text(rng, w, h) -> Content:
     img, d, lh = _page(rng, w, h)
     infobox = rng.random() < 0.5
-    right = 0.6 * w if infobox else 0.94 * w
-    _text_block(d, rng, (0.06 * w, 0.14 * h, right, 0.96 * h), lh, _INK, gap=0.8, link_color=_LINK, link_p=0.12)
+    right = 0.6 * w if infobox else 0.95 * w
+    _body_text(d, rng, (0.05 * w, 0.12 * h, right, 0.97 * h), lh)
     if infobox:
-        d.rectangle((0.64 * w, 0.14 * h, 0.94 * w, 0.6 * h), fill=(236, 238, 242), outline=(160, 160, 170))
-        _text_block(d, rng, (0.67 * w, 0.18 * h, 0.91 * w, 0.58 * h), lh, _INK, gap=1.2)
+        d.rectangle((0.64 * w, 0.12 * h, 0.95 * w, 0.6 * h), fill=(236, 238, 242), outline=(160, 160, 170))
+        _text_block(d, rng, (0.67 * w, 0.15 * h, 0.92 * w, 0.58 * h), lh, _INK, gap=1.0)
+        _body_text(d, rng, (0.64 * w, 0.63 * h, 0.95 * w, 0.97 * h), lh)
         return Content(img, "a document page with text and an infobox", _attrs(0, "page", "document"))
     return Content(img, "a document page with text", _attrs(0, "page", "document"))
 
@@ -1140,7 +1160,7 @@ def document_text(rng, w, h) -> Content:
 def bar_chart(rng, w, h) -> Content:
     img, d, lh = _page(rng, w, h)
     kind = _choice(rng, ("bar", "bar", "line", "pie"))
-    x0, y0, x1, y1 = 0.14 * w, 0.16 * h, 0.9 * w, 0.62 * h
+    x0, y0, x1, y1 = 0.14 * w, 0.14 * h, 0.9 * w, 0.5 * h
     if kind == "pie":
         cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, 0.45 * min(x1 - x0, y1 - y0)
         a = 0.0
@@ -1164,7 +1184,7 @@ def bar_chart(rng, w, h) -> Content:
         else:
             pts = [(x0 + step * (i + 0.5), y1 - v * (y1 - y0)) for i, v in enumerate(vals)]
             d.line(pts, fill=col, width=max(1, _lw(w, h, 1 / 40)))
-    _text_block(d, rng, (0.06 * w, 0.68 * h, 0.94 * w, 0.96 * h), lh, _INK, gap=0.8, link_color=_LINK, link_p=0.1)
+    _body_text(d, rng, (0.05 * w, 0.55 * h, 0.95 * w, 0.97 * h), lh)
     return Content(img, f"a document page with {_a(kind)} chart", _attrs(0, "page", "document"))
 
 
@@ -1174,9 +1194,9 @@ def diagram(rng, w, h) -> Content:
     n = int(rng.integers(3, 6))
     boxes = []
     for i in range(n):
-        bw, bh = 0.32 * w, 0.1 * h
+        bw, bh = 0.32 * w, 0.07 * h
         cx = w * (0.3 if i % 2 == 0 else 0.7) + _u(rng, -0.05, 0.05) * w
-        cy = 0.2 * h + i * (0.72 * h / n)
+        cy = 0.13 * h + i * (0.5 * h / n)
         boxes.append((cx - bw / 2, cy, cx + bw / 2, cy + bh))
     fill = _jit(_choice(rng, ((220, 235, 250), (250, 240, 210), (225, 245, 225))), rng, 8)
     for a, b in zip(boxes, boxes[1:]):
@@ -1186,37 +1206,44 @@ def diagram(rng, w, h) -> Content:
     for bx in boxes:
         d.rectangle(bx, fill=fill, outline=(60, 60, 70), width=1)
         _glyph_row(d, rng, bx[0] + 2, (bx[1] + bx[3]) / 2 - lh / 2, bx[2] - 2, lh, _INK)
+    _body_text(d, rng, (0.05 * w, 0.68 * h, 0.95 * w, 0.97 * h), lh)
     return Content(img, f"a diagram with {NUMBER_WORDS[n]} boxes connected by arrows", _attrs(0, "page", "document"))
 
 
 @register_component("map")
 def map_page(rng, w, h) -> Content:
-    img = Image.new("RGB", (w, h), _jit((170, 205, 230), rng, 8))
-    d = new_draw(img)
+    """A page with a map (sea, land, borders, cities) above running text."""
+    img, d, lh = _page(rng, w, h)
+    mw, mh = max(4, int(0.9 * w)), max(4, int(0.5 * h))
+    m = Image.new("RGB", (mw, mh), _jit((170, 205, 230), rng, 8))
+    md = new_draw(m)
     for _ in range(int(rng.integers(1, 3))):
-        cx, cy = _u(rng, 0.2, 0.8) * w, _u(rng, 0.25, 0.75) * h
-        R = _u(rng, 0.3, 0.5) * min(w, h)
+        cx, cy = _u(rng, 0.2, 0.8) * mw, _u(rng, 0.25, 0.75) * mh
+        R = _u(rng, 0.3, 0.5) * min(mw, mh)
         k = 14
         pts = [(cx + R * _u(rng, 0.6, 1.3) * math.cos(2 * math.pi * i / k),
                 cy + R * _u(rng, 0.6, 1.3) * math.sin(2 * math.pi * i / k)) for i in range(k)]
-        d.polygon(pts, fill=_jit(_choice(rng, ((235, 225, 190), (205, 225, 180))), rng, 8), outline=(120, 120, 110))
+        md.polygon(pts, fill=_jit(_choice(rng, ((235, 225, 190), (205, 225, 180))), rng, 8), outline=(120, 120, 110))
     for _ in range(int(rng.integers(1, 3))):
-        d.line([(_u(rng, 0, w), _u(rng, 0, h)) for _ in range(3)], fill=(150, 100, 120), width=1)
+        md.line([(_u(rng, 0, mw), _u(rng, 0, mh)) for _ in range(3)], fill=(150, 100, 120), width=1)
     n = int(rng.integers(2, 6))
     for _ in range(n):
-        x, y = _u(rng, 0.15, 0.85) * w, _u(rng, 0.15, 0.85) * h
-        r = max(1.0, 0.02 * min(w, h))
-        d.ellipse((x - r, y - r, x + r, y + r), fill=(30, 30, 30))
-        _glyph_row(d, rng, x + 2 * r, y - r, x + 2 * r + 0.15 * w, max(1.0, 0.02 * h), (40, 40, 40))
-    d.rectangle((0, 0, w - 1, h - 1), outline=(90, 90, 90), width=1)
-    return Content(img, f"a map of a coastline with {NUMBER_WORDS[n]} cities", _attrs(0, "page", "document"))
+        x, y = _u(rng, 0.15, 0.85) * mw, _u(rng, 0.15, 0.85) * mh
+        r = max(1.0, 0.025 * min(mw, mh))
+        md.ellipse((x - r, y - r, x + r, y + r), fill=(30, 30, 30))
+        _glyph_row(md, rng, x + 2 * r, y - r, x + 2 * r + 0.15 * mw, max(1.0, 0.04 * mh), (40, 40, 40))
+    md.rectangle((0, 0, mw - 1, mh - 1), outline=(90, 90, 90), width=1)
+    img.paste(m, (int(0.05 * w), int(0.12 * h)))
+    _body_text(d, rng, (0.05 * w, 0.12 * h + mh + 0.04 * h, 0.95 * w, 0.97 * h), lh)
+    return Content(img, f"a document page with a map of a coastline with {NUMBER_WORDS[n]} cities",
+                   _attrs(0, "page", "document"))
 
 
 @register_component("archive_photo")
 def archive_photo(rng, w, h) -> Content:
     img, d, lh = _page(rng, w, h)
-    pw, ph = 0.7 * w, 0.45 * h
-    x0, y0 = (w - pw) / 2, 0.15 * h
+    pw, ph = 0.7 * w, 0.42 * h
+    x0, y0 = (w - pw) / 2, 0.12 * h
     photo = _vgradient(int(pw), int(ph), (200, 200, 195), (120, 118, 110))
     pd = new_draw(photo)
     subject = _choice(rng, ("house", "person", "boat"))
@@ -1228,8 +1255,7 @@ def archive_photo(rng, w, h) -> Content:
     sepia = np.clip(tone * np.array([1.07, 0.95, 0.78], np.float32), 0, 255).astype(np.uint8)
     img.paste(Image.fromarray(sepia, "RGB"), (int(x0), int(y0)))
     d.rectangle((x0 - 1, y0 - 1, x0 + int(pw), y0 + int(ph)), outline=(150, 150, 150))
-    _text_block(d, rng, (0.06 * w, y0 + ph + 0.05 * h, 0.94 * w, 0.96 * h), lh, _INK, gap=0.8, link_color=_LINK,
-                link_p=0.12)
+    _body_text(d, rng, (0.05 * w, y0 + ph + 0.04 * h, 0.95 * w, 0.97 * h), lh)
     return Content(img, f"a document page with an old black and white photo of {_a(subject)}",
                    _attrs(1 if subject == "person" else 0, "page", "document"))
 
@@ -1418,14 +1444,14 @@ register_source(SourceSpec(
 register_source(SourceSpec(
     name="datacomp",
     description="DataComp-like web mix: products on white, text ads, stickers, clipart, some photos",
-    mixture={"product_white": 0.28, "text_ad": 0.20, "sticker": 0.14, "clipart": 0.12, "web_portrait": 0.10,
+    mixture={"product_white": 0.32, "text_ad": 0.20, "sticker": 0.10, "clipart": 0.08, "web_portrait": 0.14,
              "screenshot": 0.08, "photo_outdoor_people": 0.04, "photo_landscape": 0.04},
     signature=WEB_SIGNATURE, image_format="jpg", aspects=WEB_ASPECTS, portrait_prob=0.35, framing=WEB_FRAMING))
 
 register_source(SourceSpec(
     name="laion",
     description="LAION-like web mix: the DataComp components with slightly different weights, same signature",
-    mixture={"product_white": 0.20, "text_ad": 0.14, "sticker": 0.12, "clipart": 0.14, "web_portrait": 0.14,
+    mixture={"product_white": 0.24, "text_ad": 0.14, "sticker": 0.08, "clipart": 0.10, "web_portrait": 0.18,
              "screenshot": 0.08, "photo_outdoor_people": 0.10, "photo_landscape": 0.08},
     signature=WEB_SIGNATURE, image_format="jpg", aspects=WEB_ASPECTS, portrait_prob=0.35, framing=WEB_FRAMING))
 

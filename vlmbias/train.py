@@ -112,10 +112,9 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
     budget = R.make_budget(recipe, len(train_ds))
     micro, accum = budget.micro_batch_size, budget.accum_steps
     micro_per_epoch = len(train_ds) // micro
-    if micro_per_epoch < accum:
-        raise R.RecipeError(
-            f"the training set ({len(train_ds)} images) is smaller than one optimizer step "
-            f"(batch_size {budget.batch_size}); lower train.batch_size")
+    if budget.batch_size != int(recipe["batch_size"]):
+        log(f"training set of {len(train_ds)} images < batch {recipe['batch_size']}: "
+            f"batch {budget.batch_size} (micro {micro})")
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
