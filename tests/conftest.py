@@ -43,3 +43,14 @@ def tiny_spec(toy_config):
     cfg["train"].update(batch_size=30, samples_seen=1800, warmup_samples=150, input_size=32,
                         train_acc_samples=None)
     return experiments.run_spec(cfg, ["yfcc", "cc", "datacomp"], "convnext_t")
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread for the test, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

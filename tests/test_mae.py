@@ -13,13 +13,8 @@ from vlmbias import mae as M
 from vlmbias import recipe as R
 from vlmbias.train import fit
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one intra-op thread is much faster for these tiny models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models on a shared 2-core machine: one intra-op thread is much faster
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(img_size=32, patch_size=4, embed_dim=32, depth=2, num_heads=2,

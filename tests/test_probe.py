@@ -15,13 +15,8 @@ from vlmbias.train import evaluate, fit
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one intra-op thread is much faster for these tiny models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models on a shared 2-core machine: one intra-op thread is much faster
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def mae_encoder(seed=0):

@@ -15,15 +15,8 @@ from vlmbias import dsc
 STABLE = lambda m: {k: v for k, v in m.items() if k != "run_info"}  # noqa: E731
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Same intra-op thread count as the subprocess below: float reductions then match bit for bit."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread, as the subprocess below: float reductions then match bit for bit
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_in_process(spec, dirs, out):
