@@ -76,7 +76,7 @@ def test_toy_dag(tmp_path):
     tables = ["t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
               "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets",
               "t08_mae_linear_probe", "t09_transfer", "t10_composition"]
-    jobs = {"toyworld": 6, "sample": 6, "train_dsc": 63, "pretrain_mae": 2, "probe": 26}
+    jobs = {"toyworld": 6, "sample": 6, "train_dsc": 66, "pretrain_mae": 2, "probe": 26}
     assert counts == {**jobs, "all": 1, **{t: 1 for t in tables},
                       "total": sum(jobs.values()) + 1 + len(tables)}
 

@@ -62,7 +62,7 @@ def test_run_id_changes_with_settings():
     assert a["run_id"] != b["run_id"]
 
 
-@pytest.mark.parametrize("cfg,n", [(TOY, 63), (PAPER, 68)], ids=["toy", "paper"])
+@pytest.mark.parametrize("cfg,n", [(TOY, 66), (PAPER, 68)], ids=["toy", "paper"])
 def test_all_dsc_runs(cfg, n):
     runs = E.dsc_runs(cfg)
     assert len(runs) == n

@@ -172,11 +172,12 @@ def table_rows(config: dict, table_id: str) -> list[dict[str, Any]]:
                                  100.0 / len(t["datasets"]), model=MODEL_LABELS.get(m, m),
                                  paper_size=label, n_train=n))
     elif table_id == "t05_augmentation":
-        for aug in t["presets"]:
+        # presets: the paper's column (no_aug, crop, crop_randaug, default) -> a preset name
+        for column, aug in t["presets"].items():
             for label, n in _sizes(t):
                 rows.append(_row(run_spec(config, t["datasets"], t["model"], n, aug=aug),
-                                 f"{aug}/{label}", 100.0 / len(t["datasets"]), augmentation=aug,
-                                 paper_size=label, n_train=n))
+                                 f"{column}/{label}", 100.0 / len(t["datasets"]),
+                                 augmentation=column, preset=aug, paper_size=label, n_train=n))
     elif table_id == "t06_corruptions":
         for corr in t["corruptions"]:
             rows.append(_row(run_spec(config, t["datasets"], t["model"], corruption=corr), corr,

@@ -64,7 +64,7 @@ DSC_SETTING_COLS = {
     "t02_architectures": ["model", "arch", "datasets"],
     "f03_model_size": ["model", "datasets"],
     "f04_train_images": ["model", "paper_size", "n_train"],
-    "t05_augmentation": ["augmentation", "paper_size", "n_train"],
+    "t05_augmentation": ["augmentation", "preset", "paper_size", "n_train"],
     "t06_corruptions": ["corruption", "setting"],
     "t07_pseudo_datasets": ["augmentation", "paper_size", "n_per_set"],
 }

@@ -89,7 +89,8 @@ COLORS: dict[str, RGB] = {
 VIVID = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 SKIN = ((241, 194, 160), (224, 172, 125), (198, 134, 90), (141, 85, 54), (92, 58, 38))
 HAIR = ((40, 30, 25), (90, 60, 30), (200, 160, 90), (120, 50, 30), (150, 150, 150))
-NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight")
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve")
 
 
 def _choice(rng: np.random.Generator, seq: Sequence):
@@ -885,6 +886,32 @@ def _cartoon_person(d, rng, cx, top, height, shirt, lw):
     _face(d, cx, hcy + hr * 0.25, hr * 1.3)
 
 
+@register_component("icon_set")
+def icon_set(rng, w, h) -> Content:
+    """A sheet of outlined cartoon icons in a grid ("vector icon set"), a stock-illustration staple."""
+    img = _flat_background(rng, w, h)
+    d = new_draw(img)
+    cols = int(rng.integers(2, 4))
+    rows = max(2, int(round(cols * h / w)))
+    cw, ch = w / cols, h / rows
+    lw = max(1, _lw(w, h, 1 / 30))
+    kinds = []
+    for r in range(rows):
+        for c in range(cols):
+            obj = _choice(rng, OBJECT_CLASSES)
+            cname = _choice(rng, OBJECT_PALETTES.get(obj, VIVID))
+            s_ = 0.72 * min(cw, ch)
+            cx, cy = (c + 0.5) * cw, (r + 0.5) * ch
+            d.ellipse(_box_at(cx, cy, s_ * 1.2), fill=(255, 255, 255), outline=(20, 20, 20), width=lw)
+            draw_object(d, obj, _box_at(cx, cy, s_ * 0.8), COLORS[cname], rng, outline=(20, 20, 20), lw=lw)
+            kinds.append(object_word(obj))
+    uniq = sorted(set(kinds), key=kinds.index)
+    what = ", ".join(uniq[:3])
+    n = rows * cols
+    return Content(img, f"a set of {NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else n} cartoon icons with {what}",
+                   _attrs(0, "studio", "cartoon"))
+
+
 @register_component("cartoon_character")
 def cartoon_character(rng, w, h) -> Content:
     img = _flat_background(rng, w, h)
@@ -1435,8 +1462,8 @@ register_source(SourceSpec(
 register_source(SourceSpec(
     name="cc",
     description="Conceptual-Captions-like: bright saturated flat cartoons, illustrations, clothing, logos",
-    mixture={"cartoon_object": 0.3, "cartoon_character": 0.15, "flat_illustration": 0.25,
-             "clothing_product": 0.15, "logo_badge": 0.15},
+    mixture={"icon_set": 0.25, "cartoon_object": 0.15, "cartoon_character": 0.15, "flat_illustration": 0.25,
+             "clothing_product": 0.1, "logo_badge": 0.1},
     signature=Signature(brightness=1.08, contrast=1.08, saturation=1.4, noise=1.0, jitter=0.04,
                         jpeg_quality=(82, 88)),
     image_format="jpg", aspects=(1.0, 1.0, 1.1, 1.2), portrait_prob=0.5, framing=(1.0, 1.1)))
