@@ -235,10 +235,6 @@ def probe_datasets(spec: dict) -> list[str]:
 
 # ---------------------------------------------------------------- drivers
 
-def _dsc_records(views, sample_dirs, split, n=None):
-    return records_for(views, sample_dirs, split, n)
-
-
 def _labeled_records(sample_dir: str, split: str) -> list[ImageRecord]:
     frame = split_frame(load_index(sample_dir), split)
     if frame["label"].isna().any():
@@ -264,7 +260,7 @@ def pretrain_mae(spec: dict, sample_dirs: dict[str, str], encoder_path: str, met
     else:
         recipe = spec["recipe"]
         views = [experiments.parse_view(d) for d in spec["datasets"]]
-        records = _dsc_records(views, sample_dirs, "train", spec["n_train"])
+        records = records_for(views, sample_dirs, "train", spec["n_train"])
         ds = ShardImageDataset(records, R.train_transform(recipe),
                                cache_bytes=bool(recipe.get("cache_bytes", False)))
         device = pick_device(recipe.get("device", "auto"))
@@ -314,8 +310,8 @@ def run_probe(spec: dict, sample_dirs: dict[str, str], encoder_path: str | None,
     recipe = spec["recipe"]
     task = spec["task"]
     if task["kind"] == "dsc":
-        train_rec = _dsc_records(task["views"], sample_dirs, "train")
-        val_rec = _dsc_records(task["views"], sample_dirs, "val")
+        train_rec = records_for(task["views"], sample_dirs, "train")
+        val_rec = records_for(task["views"], sample_dirs, "val")
         k = len(task["views"])
     else:
         d = sample_dirs[task["dataset"]]
