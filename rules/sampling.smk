@@ -1,5 +1,6 @@
 # Per dataset: seeded uniform sampling without replacement of n_train + n_val images across all
-# of its raw shards, resized, written as shards + an index parquet + bad-input counts.
+# of its raw shards, resized, written as shards + an index parquet + bad-input counts. A dataset
+# entry with `splits:` keeps its own predefined splits instead, with a count per split.
 
 
 rule sample:
@@ -11,6 +12,7 @@ rule sample:
         counts="results/samples/{dataset}/bad_input.json",
     params:
         sampling=config["sampling"],
+        splits=dataset_splits,
         seed=config["seed"],
         max_bad_fraction=config["max_bad_fraction"],
     log:

@@ -5,7 +5,7 @@ rule toyworld:
     output:
         toy_shard_outputs(),
     params:
-        n_images=config["toyworld"]["n_images"] if "toyworld" in config else 0,
+        n_images=toy_n_images,
         image_size=config["toyworld"]["image_size"] if "toyworld" in config else 0,
         seed=config["toyworld"].get("seed", 0) if "toyworld" in config else 0,
     log:

@@ -15,5 +15,6 @@ index = sampling.sample_dataset(
     max_side=int(cfg["max_side"]), max_bad_fraction=float(snakemake.params.max_bad_fraction),
     source_split=cfg.get("source_split", "train"),
     samples_per_shard=int(cfg.get("samples_per_shard", 10000)),
-    resized_format=cfg.get("resized_format", "png"), jpeg_quality=int(cfg.get("jpeg_quality", 95)))
+    resized_format=cfg.get("resized_format", "png"), jpeg_quality=int(cfg.get("jpeg_quality", 95)),
+    splits=snakemake.params.splits)
 log.info("%s: %d sampled images written to %s", snakemake.wildcards.dataset, len(index), out_dir)

@@ -267,3 +267,65 @@ def test_memory_does_not_grow_with_the_number_of_images(tmp_path):
     control = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(refs) == 3200 and control > limit, (control, limit)
+
+
+# ---------------------------------------------------------------- a dataset's own splits kept
+
+
+def three_way(i):
+    return ("train", "train", "val", "test", "other")[i % 5] if i % 7 else None  # some without a split
+
+
+def test_own_splits_are_kept_with_per_split_counts(tmp_path):
+    shards = make_dataset(tmp_path / "raw", 3, 30, split_of=three_way)
+    frame = run(shards, tmp_path / "out", splits={"train": 20, "val": 10, "test": 8})
+    assert frame.groupby("split").size().to_dict() == {"test": 8, "train": 20, "val": 10}
+    for split in ("train", "val", "test"):  # every image comes from the source split of its name
+        part = frame[frame["split"] == split]
+        assert part["metadata"].map(lambda m: json.loads(m)["split"]).eq(split).all()
+        assert part["rank"].tolist() == list(range(len(part)))
+        assert part["key"].tolist() == [f"toy-{split}-{r:08d}" for r in part["rank"]]
+        # the selection is the priority order within the source split
+        ranks = {p: r for r, p in enumerate(sorted(shards))}
+        pool = sorted((sample_priority(0, "toy", p, ref.key), ranks[p], pos, p, ref.key)
+                      for p in shards for pos, ref in enumerate(scan_shard(p, BadInputCounter()))
+                      if (ref.meta or {}).get("split") == split)
+        assert selection(frame, split) == [(p, k) for *_, p, k in pool[:len(part)]]
+    assert sorted(os.listdir(tmp_path / "out" / "shards")) == ["test-00000.tar", "train-00000.tar",
+                                                               "train-00001.tar", "train-00002.tar",
+                                                               "val-00000.tar", "val-00001.tar"]
+    report = json.loads((tmp_path / "out" / "bad_input.json").read_text())
+    assert_balanced(report)
+    assert report["splits"] == {"train": 20, "val": 10, "test": 8} and report["n_train"] is None
+    assert report["used"] == 38 and report["seen"] == 90 and report["unsampled"] == 52
+    # the written samples carry their split; an empty split is allowed and writes nothing
+    written = list(iter_samples(str(tmp_path / "out" / "shards" / "*.tar"), BadInputCounter()))
+    assert sorted(s["meta"]["split"] for s in written) == sorted(frame["split"])
+    only_val = run(shards, tmp_path / "v", splits={"val": 10, "test": 0})
+    assert set(only_val["split"]) == {"val"}
+    pd.testing.assert_frame_equal(only_val[["source_shard", "source_key"]],
+                                  frame[frame["split"] == "val"][["source_shard", "source_key"]].reset_index(drop=True))
+
+
+def test_own_splits_too_few_and_bad_names(tmp_path):
+    shards = make_dataset(tmp_path / "raw", 2, 20, split_of=three_way)
+    with pytest.raises(ShardError, match=r"dataset 'toy' has too few eligible decodable images in its own "
+                                         r"splits \('test': \d+ of 50\)"):
+        run(shards, tmp_path / "out", splits={"train": 5, "test": 50})
+    with pytest.raises(ValueError, match="split names"):
+        run(shards, tmp_path / "o", splits={"tr/ain": 5})
+    with pytest.raises(ValueError, match="at least one image"):
+        run(shards, tmp_path / "o", splits={"train": 0})
+
+
+def test_own_splits_refilled_when_many_are_undecodable(tmp_path, monkeypatch):
+    good = [image_bytes(24, 16, seed=s) for s in range(5)]
+
+    def members(i):
+        meta = {"idx": i, "split": "test" if i % 2 else "train"}
+        return {"png": b"broken" if i % 4 == 1 else good[i % 5], "json": json.dumps(meta).encode()}
+
+    shards = make_dataset(tmp_path / "raw", 2, 60, members_of=members)
+    frame = run(shards, tmp_path / "out", splits={"train": 30, "test": 25}, max_bad_fraction=0.5)
+    assert frame.groupby("split").size().to_dict() == {"test": 25, "train": 30}
+    assert assert_balanced(json.loads((tmp_path / "out" / "bad_input.json").read_text())) is None

@@ -6,7 +6,7 @@ import io
 import json
 import re
 import tarfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from PIL import Image
 from vlmbias import toyworld as tw
 
 SIX = {"yfcc", "cc", "datacomp", "wit", "laion", "imagenet"}
+LABELED = {"waterbirds", "celeba"}
 KEY_RE = re.compile(r"^(?P<source>[a-z0-9_]+)_(?P<index>\d{7})$")
 
 
@@ -39,7 +40,7 @@ def read_all(paths) -> dict[str, dict[str, bytes]]:
 
 
 def test_registry_contents():
-    assert set(tw.SOURCES) == SIX
+    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs"}
     assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
     assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
     for name, spec in tw.SOURCES.items():
@@ -184,7 +185,7 @@ def test_planted_low_level_signatures():
     white = {n: _mean(n, lambda a: (a.min(axis=2) > 235).mean()) for n in SIX}
     assert min(white["datacomp"], white["laion"]) > 0.3
     assert max(white["cc"], white["yfcc"], white["imagenet"]) < 0.1
-    assert {n: s.image_format for n, s in tw.SOURCES.items()} == {
+    assert {n: s.image_format for n, s in tw.SOURCES.items() if n in SIX} == {
         "yfcc": "jpg", "cc": "jpg", "datacomp": "jpg", "laion": "jpg", "wit": "png", "imagenet": "jpg"}
     assert tw.SOURCES["yfcc"].signature.jpeg_quality[1] < tw.SOURCES["imagenet"].signature.jpeg_quality[0]
 
@@ -250,3 +251,103 @@ def test_new_world_is_added_by_registry_entries(tmp_path, monkeypatch):
         tw.register_source(tw.SourceSpec(name="toytest", mixture={"test_blank": 1}, signature=tw.Signature()))
     with pytest.raises(ValueError, match="unknown components"):
         tw.SourceSpec(name="bad", mixture={"nope": 1}, signature=tw.Signature())
+
+
+# ------------------------------------------------------------------ labeled worlds
+
+
+def test_class_names_one_object_set():
+    assert tw.class_names("imagenet") == [tw.object_word(c) for c in tw.OBJECT_CLASSES]
+    assert len(tw.class_names("imagenet")) == 10
+    assert tw.class_names("waterbirds") == ["landbird", "waterbird"]
+    assert tw.class_names("celeba") == ["not blond", "blond"]
+    with pytest.raises(ValueError, match="no labels.*labeled sources.*celeba.*imagenet.*waterbirds"):
+        tw.class_names("yfcc")
+
+
+def _metas(name, n, size=24, seed=0):
+    return [tw.render(name, i, size, seed)[2] for i in range(n)]
+
+
+def test_waterbirds_planted_correlation():
+    metas = _metas("waterbirds", 400)
+    by_split = defaultdict(list)
+    for m in metas:
+        by_split[m["split"]].append(m)
+        assert m["label"] == m["y"] and m["group"] == 2 * m["y"] + m["place"]
+        assert (m["place_name"] in tw.WATER_PLACES) == bool(m["place"])
+        assert m["bird"] in (tw.WATERBIRDS if m["y"] else tw.LANDBIRDS)
+        word = "waterbird" if m["y"] else "landbird"
+        assert word in m["caption"] and m["place_name"] in m["caption"] and m["bird_color"] in m["caption"]
+    assert {s: len(v) for s, v in by_split.items()} == {"train": 240, "val": 80, "test": 80}
+    train = by_split["train"]
+    aligned = sum(m["y"] == m["place"] for m in train)
+    assert aligned == 0.95 * 240  # exactly 95% aligned: 6 of 240 on the other background
+    assert sum(m["y"] for m in train) == 60  # 25% waterbirds
+    assert {(m["y"], m["place"]) for m in train if m["y"] != m["place"]} == {(0, 1), (1, 0)}
+    for split in ("val", "test"):  # balanced groups
+        groups = Counter(m["group"] for m in by_split[split])
+        assert groups == {0: 20, 1: 20, 2: 20, 3: 20}
+    # shapes, colours and backgrounds vary within each class (a network must look at the bird)
+    for y in (0, 1):
+        ms = [m for m in metas if m["y"] == y]
+        assert len({m["bird"] for m in ms}) >= 4 and len({m["bird_color"] for m in ms}) >= 4
+    assert {m["place_name"] for m in metas} == set(tw.LAND_PLACES) | set(tw.WATER_PLACES)
+    # the same factors, another seed: another drawing, same planted groups
+    other = _metas("waterbirds", 40, seed=5)
+    assert [m["group"] for m in other] == [m["group"] for m in metas[:40]]
+    assert [m["caption"] for m in other] != [m["caption"] for m in metas[:40]]
+
+
+def test_celeba_planted_correlation():
+    metas = _metas("celeba", 400)
+    by_split = defaultdict(list)
+    for m in metas:
+        by_split[m["split"]].append(m)
+        assert m["label"] == m["blond"] and m["group"] == 2 * m["blond"] + m["male"]
+        assert m["gender"] == ("male" if m["male"] else "female")
+        assert (m["hair"] == "blond") == bool(m["blond"])
+        assert m["age"] in ("young", "old") and m["skin"] in ("light", "medium", "dark")
+        assert f"{m['hair']} hair" in m["caption"] and ("man" if m["male"] else "woman") in m["caption"]
+    assert {s: len(v) for s, v in by_split.items()} == {"train": 320, "val": 40, "test": 40}
+    for split, ms in by_split.items():  # the same planted proportions in every split
+        n = len(ms)
+        blond = [m for m in ms if m["blond"]]
+        assert len(blond) == 0.3 * n
+        assert sum(m["male"] for m in blond) == len(blond) / 6  # blond: mostly women
+        other = [m for m in ms if not m["blond"]]
+        assert sum(m["male"] for m in other) == len(other) / 2
+    assert {m["age"] for m in metas} == {"young", "old"} and len({m["skin"] for m in metas}) == 3
+
+
+def test_labeled_worlds_write_shards_with_metadata(tmp_path):
+    for name in sorted(LABELED):
+        path = str(tmp_path / f"{name}.tar")
+        summary = tw.generate_source(name, 20, [path], image_size=32, seed=0)
+        samples = read_shard(path)
+        assert len(samples) == 20 and summary["counts"]["split"]
+        for key, members in samples.items():
+            meta = json.loads(members["json"])
+            assert set(members) == {"jpg", "txt", "json"} and meta["caption"] == members["txt"].decode()
+            assert {"label", "split", "group", "people", "setting", "style"} <= set(meta)
+            assert Image.open(io.BytesIO(members["jpg"])).size == (32, 32)
+
+
+def test_planner_seed_is_an_extra_child():
+    # the planner draws from a fifth child seed: the four a sample always used are unchanged,
+    # so sources without a planner keep their bytes
+    four = tw.sample_seed("imagenet", 3, 0).spawn(4)
+    five = tw.sample_seed("imagenet", 3, 0).spawn(5)
+    assert [s.generate_state(4).tolist() for s in four] == [s.generate_state(4).tolist() for s in five[:4]]
+    assert all(tw.SOURCES[n].planner is None for n in SIX)
+    assert all(tw.SOURCES[n].planner is not None for n in LABELED)
+
+
+def test_webpairs_are_captioned_pairs_with_web_correlations():
+    metas = _metas("webpairs", 300)
+    assert all(m["split"] == "train" and len(m["caption"]) > 10 for m in metas)
+    content = Counter(m["content"] for m in metas)
+    assert content["object_on_texture"] > 100 and content["bird_scene"] > 15 and content["celeb_face"] > 15
+    birds = [m for m in metas if m["content"] == "bird_scene"]
+    assert sum(m["y"] == m["place"] for m in birds) >= 0.75 * len(birds)  # mostly in their habitat
+    assert "split" not in tw.render("yfcc", 0, 32, 0)[2]  # the other sources are unchanged

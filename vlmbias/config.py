@@ -62,3 +62,10 @@ def check(config: dict) -> None:
         experiments.dsc_runs(config)
     except experiments.ExperimentError as e:
         raise ConfigError(str(e)) from None
+    if config.get("clip"):
+        from vlmbias import clip
+
+        try:
+            clip.check_config(config)
+        except clip.ClipError as e:
+            raise ConfigError(str(e)) from None
