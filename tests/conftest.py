@@ -54,3 +54,36 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- workflow-level runs of the tiny config (tests/tinyflow.py), shared by test_workflow_runs.py
+# and test_slurm.py: run A (local, two fake GPUs) and run B (local, plain) are made once per session.
+
+@pytest.fixture(scope="session")
+def tiny_config_file(tmp_path_factory):
+    from tinyflow import write_tiny_config
+
+    return write_tiny_config(tmp_path_factory.mktemp("tiny") / "tiny.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_config_file):
+    """Run A: the tiny config, locally, as on a workstation with two (fake) GPUs: --resources
+    gpu=2, so the two training jobs may run at once, each on a GPU slot of its own."""
+    from tinyflow import check, run_snakemake
+
+    work = tmp_path_factory.mktemp("tiny_a")
+    env = {"VLMBIAS_GPU_COUNT": "2", "VLMBIAS_GPU_LOCK_DIR": str(work / "gpu-locks")}
+    check(run_snakemake(["--cores", "2", "--resources", "gpu=2", "--configfile", tiny_config_file],
+                        work, timeout=600, env=env))
+    return work
+
+
+@pytest.fixture(scope="session")
+def tiny_run_b(tmp_path_factory, tiny_config_file):
+    """Run B: the same config again, from scratch, in another directory."""
+    from tinyflow import check, run_snakemake
+
+    work = tmp_path_factory.mktemp("tiny_b")
+    check(run_snakemake(["--cores", "2", "--configfile", tiny_config_file], work, timeout=600))
+    return work

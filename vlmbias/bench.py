@@ -1,20 +1,50 @@
-"""Summarise Snakemake ``benchmark:`` files: wall time per rule and in total.
+"""Benchmarks of the workflow.
 
-    python -m vlmbias.bench [benchmarks/]
+    python -m vlmbias.bench [benchmarks/]           # summarise an existing run's benchmark files
+    python -m vlmbias.bench run [--cores N] [--workdir DIR] [--configfile F ...]
+                                                    # the toy DAG from scratch, timed
+    python -m vlmbias.bench dag                     # DAG building of config/paper.yaml
 
-Each rule writes ``benchmarks/<rule>/<job>.tsv``; this prints, per rule, the number of jobs,
-the summed and the largest wall time (s) and the peak max_rss (MB).
+``summarise``: each rule writes ``benchmarks/<rule>/<job>.tsv``; prints, per rule, the number of
+jobs, the summed and the largest wall time (s) and the peak max_rss (MB), then per rule family.
+``run``: runs the default toy config (or the given config files) from scratch in a fresh
+directory, then prints the summary and the total wall time. ``dag``: a dry-run of
+``config/paper.yaml`` with every dataset pointed at placeholder shard files (the material's full
+protocol), timed, with its job count per rule.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import pathlib
+import re
+import subprocess
 import sys
+import tempfile
+import time
 
 import pandas as pd
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# rule -> family; tables go by their id (vlmbias.report.family)
+RULE_FAMILIES = {"toyworld": "data", "sample": "data", "train_dsc": "dsc", "pretrain_mae": "dsc",
+                 "probe": "dsc", "table_html": "report", "figure_report": "report"}
 
-def summarise(root: str = "benchmarks") -> pd.DataFrame:
+
+def rule_family(rule: str) -> str:
+    from vlmbias import report
+
+    if rule in RULE_FAMILIES:
+        return RULE_FAMILIES[rule]
+    if rule.startswith(("train_clip", "embed_clip", "zeroshot_clip")):
+        return "clip"
+    if rule.startswith("textspan"):
+        return "textspan"
+    return report.family(rule)
+
+
+def _rows(root: str) -> pd.DataFrame:
     rows = []
     for tsv in sorted(pathlib.Path(root).glob("*/*.tsv")):
         b = pd.read_csv(tsv, sep="\t")
@@ -23,6 +53,15 @@ def summarise(root: str = "benchmarks") -> pd.DataFrame:
     if not rows:
         raise SystemExit(f"no benchmark files under {root}/")
     df = pd.DataFrame(rows)
+    # table jobs share a folder (benchmarks/tables/<id>.tsv): their id says the family
+    df["family"] = [rule_family(j) if r == "tables" else "report" if r == "report" else rule_family(r)
+                    for r, j in zip(df["rule"], df["job"])]
+    return df
+
+
+def summarise(root: str = "benchmarks") -> pd.DataFrame:
+    """Per benchmark folder (rule): jobs, summed and largest wall time, peak RSS."""
+    df = _rows(root)
     out = df.groupby("rule").agg(jobs=("job", "count"), total_s=("s", "sum"), max_s=("s", "max"),
                                  peak_rss_mb=("max_rss", "max")).reset_index()
     total = pd.DataFrame([{"rule": "TOTAL (sum over jobs)", "jobs": int(out["jobs"].sum()),
@@ -31,9 +70,90 @@ def summarise(root: str = "benchmarks") -> pd.DataFrame:
     return pd.concat([out, total], ignore_index=True)
 
 
+def by_family(root: str = "benchmarks") -> pd.DataFrame:
+    """Per rule family (data, dsc, clip, textspan, b2t, ..., report): jobs and wall time."""
+    df = _rows(root)
+    return (df.groupby("family").agg(jobs=("job", "count"), total_s=("s", "sum"),
+                                     max_s=("s", "max")).reset_index()
+            .sort_values("total_s", ascending=False))
+
+
+def _snakemake(args: list[str], workdir: str, timeout: float) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", workdir, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: float) -> dict:
+    workdir = workdir or tempfile.mkdtemp(prefix="vlmbias-bench-")
+    if os.path.exists(os.path.join(workdir, "results")):
+        raise SystemExit(f"{workdir} already has results/: give a fresh --workdir")
+    extra = ["--configfile", *configfiles] if configfiles else []
+    t0 = time.perf_counter()
+    p = _snakemake(["--cores", cores, *extra], workdir, timeout)
+    wall = time.perf_counter() - t0
+    if p.returncode:
+        raise SystemExit(f"snakemake failed:\n{p.stderr[-4000:]}")
+    return {"workdir": workdir, "wall_s": wall}
+
+
+def paper_dag(timeout: float = 1200) -> dict:
+    """Dry-run of config/paper.yaml on placeholder shards: (DAG time, jobs per rule)."""
+    import yaml
+
+    from vlmbias.experiments import PAPER_DATASETS
+
+    with tempfile.TemporaryDirectory(prefix="vlmbias-dag-") as tmp:
+        datasets = {}
+        for name in PAPER_DATASETS:
+            d = pathlib.Path(tmp, "shards", name)
+            d.mkdir(parents=True)
+            for i in range(3):
+                (d / f"{i:05d}.tar").touch()
+            datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
+        override = pathlib.Path(tmp, "shards.yaml")
+        override.write_text(yaml.safe_dump({"datasets": datasets}))
+        t0 = time.perf_counter()
+        p = _snakemake(["-n", "--cores", "1", "--quiet", "rules", "--configfile",
+                        str(ROOT / "config/paper.yaml"), str(override)], str(pathlib.Path(tmp, "work")),
+                       timeout)
+        wall = time.perf_counter() - t0
+    if p.returncode:
+        raise SystemExit(f"dry-run failed:\n{p.stderr[-4000:]}")
+    out = p.stdout + p.stderr
+    counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", out.split("Job stats:")[-1],
+                                                 flags=re.M)}
+    return {"dag_s": wall, "jobs": counts}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    print(summarise(argv[0] if argv else "benchmarks").to_string(index=False, float_format="%.1f"))
+    if argv[:1] == ["run"]:
+        ap = argparse.ArgumentParser(prog="python -m vlmbias.bench run")
+        ap.add_argument("--cores", default="all")
+        ap.add_argument("--workdir")
+        ap.add_argument("--configfile", nargs="*", default=[])
+        ap.add_argument("--timeout", type=float, default=6 * 3600)
+        a = ap.parse_args(argv[1:])
+        r = run_dag(a.cores, a.workdir, [os.path.abspath(f) for f in a.configfile], a.timeout)
+        root = os.path.join(r["workdir"], "benchmarks")
+        print(summarise(root).to_string(index=False, float_format="%.1f"))
+        print()
+        print(by_family(root).to_string(index=False, float_format="%.1f"))
+        print(f"\nwall time of the whole run: {r['wall_s']:.1f} s (cores: {a.cores}; "
+              f"workdir {r['workdir']})")
+    elif argv[:1] == ["dag"]:
+        r = paper_dag()
+        jobs = r["jobs"]
+        total = jobs.pop("total", sum(jobs.values()))
+        print("config/paper.yaml (placeholder shards), jobs per rule:")
+        for rule, n in sorted(jobs.items(), key=lambda kv: -kv[1]):
+            print(f"  {rule:32s} {n:6d}")
+        print(f"DAG building (dry-run, wall): {r['dag_s']:.1f} s for {total} jobs")
+    else:
+        root = argv[0] if argv else "benchmarks"
+        print(summarise(root).to_string(index=False, float_format="%.1f"))
+        print()
+        print(by_family(root).to_string(index=False, float_format="%.1f"))
 
 
 if __name__ == "__main__":
