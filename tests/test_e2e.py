@@ -37,13 +37,14 @@ def test_t01_planted_truth(smoke_run):
     assert len(three) == 20
     # every three-way combination well above chance (180 validation images: 10 points is > 4 s.e.)
     assert (three["reproduced_acc"] > CHANCE3 + 10).all(), three
-    # the lowest three-way rows hold both the LAION and the DataComp stand-ins
+    # the four three-way rows that hold both the LAION and the DataComp stand-ins are the four
+    # lowest (seeds 0 and 1 at this scale: they end 8-11 points below the fifth), far below the rest
     both = three["combination"].str.contains("D") & three["combination"].str.contains("L")
-    lowest = three.nsmallest(3, "reproduced_acc")
-    assert lowest["combination"].str.contains("D").all(), lowest
-    assert lowest["combination"].str.contains("L").all(), lowest
+    assert both.sum() == 4
+    lowest = three.nsmallest(4, "reproduced_acc")
+    assert set(lowest["combination"]) == set(three.loc[both, "combination"]), three
     gap = three.loc[~both, "reproduced_acc"].mean() - three.loc[both, "reproduced_acc"].mean()
-    assert gap > 10, (gap, three)
+    assert gap > 15, (gap, three)
     md = (smoke_run / "results/tables/t01_combinations.md").read_text()
     assert "reproduced_acc" in md and "84.7" in md and "62.8" in md
 
@@ -64,8 +65,8 @@ def test_side_outputs(smoke_run):
         assert counts["identity_holds"] and counts["used"] == 210
         assert (smoke_run / f"benchmarks/sample/{d}.tsv").exists()
     runs = list((smoke_run / "results/runs/dsc").glob("*/metrics.json"))
-    assert len(runs) == 66
-    assert len(list((smoke_run / "benchmarks/train_dsc").glob("*.tsv"))) == 66
+    assert len(runs) == 38  # the smoke overlay trims the sweeps (config/smoke.yaml)
+    assert len(list((smoke_run / "benchmarks/train_dsc").glob("*.tsv"))) == 38
     m = json.loads(runs[0].read_text())
     assert m["samples_seen"] == 6400 and m["run_info"]["device"] == "cpu"
 
@@ -93,10 +94,10 @@ def test_f03_smallest_convnext_below_convnext_t(smoke_run):
 
 
 def test_f04_more_images_not_worse(smoke_run):
-    # ConvNeXt only: the toy AlexNet (AdamW at lr 2e-3, 6.4K samples) is unstable at this scale
     df = table(smoke_run, "f04_train_images")
-    d = df[df["model"] == "ConvNeXt-T"].sort_values("n_train")
-    assert d["reproduced_acc"].iloc[-1] >= d["reproduced_acc"].iloc[0] - 3.0, d
+    for model, d in df.groupby("model"):
+        d = d.sort_values("n_train")
+        assert d["reproduced_acc"].iloc[-1] >= d["reproduced_acc"].iloc[0] - 3.0, (model, d)
 
 
 def test_t06_corruptions_lower_accuracy(smoke_run):
@@ -123,4 +124,4 @@ def test_t08_t09_transfer(smoke_run):
     assert (t08["reproduced_acc"] > 100 / 3 + 10).all(), t08
     t09 = table(smoke_run, "t09_transfer")
     assert t09["reproduced_acc"].notna().all() and (t09["chance"] == 10.0).all()
-    assert len(t09) == 6 and t09["sweep"].str.count("blr").eq(4).all()
+    assert len(t09) == 4 and t09["sweep"].str.count("blr").eq(1).all()

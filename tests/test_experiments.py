@@ -62,14 +62,43 @@ def test_run_id_changes_with_settings():
     assert a["run_id"] != b["run_id"]
 
 
-@pytest.mark.parametrize("cfg,n", [(TOY, 66), (PAPER, 68)], ids=["toy", "paper"])
+# The toy recipe is t05's "crop" column (no RandAugment, no Mixup/CutMix): those three cells are
+# the plain runs of the same size, so the toy DAG has three runs fewer than the paper's 68 - 2.
+@pytest.mark.parametrize("cfg,n", [(TOY, 63), (PAPER, 68)], ids=["toy", "paper"])
 def test_all_dsc_runs(cfg, n):
     runs = E.dsc_runs(cfg)
     assert len(runs) == n
     counts = {t: len({r["run"] for r in E.table_rows(cfg, t)}) for t in E.enabled_tables(cfg)}
     assert counts == {"t01_combinations": 23, "t02_architectures": 5,
                       "f03_model_size": 5 if cfg is TOY else 9, "f04_train_images": 6,
-                      "t05_augmentation": 12, "t06_corruptions": 9, "t07_pseudo_datasets": 8}
+                      "t05_augmentation": 12, "t06_corruptions": 9,
+                      "t07_pseudo_datasets": 8}
+
+
+def test_preset_equal_to_recipe_is_the_default_run():
+    rows = E.table_rows(TOY, "t05_augmentation")
+    crop = {r["paper_size"]: r["run"] for r in rows if r["augmentation"] == "crop"}
+    plain = {r["paper_size"]: r["run"] for r in E.table_rows(TOY, "f04_train_images")
+             if r["model"] == "ConvNeXt-T"}
+    assert crop == plain  # same recipe, same run id, one job
+    assert all("__aug-" not in r for r in crop.values())
+    # in the paper config "crop" differs from the recipe (RandAug, Mixup/CutMix on): its own runs
+    assert all("__aug-crop" in r["run"] for r in E.table_rows(PAPER, "t05_augmentation")
+               if r["augmentation"] == "crop")
+
+
+def test_null_sweep_points_are_left_out():
+    cfg = copy.deepcopy(TOY)
+    t05 = cfg["dataset_classification"]["t05_augmentation"]
+    t05["sizes"]["10K"] = None
+    t05["presets"]["crop_randaug"] = None
+    rows = E.table_rows(cfg, "t05_augmentation")
+    assert len(rows) == 3 * 2
+    assert {r["paper_size"] for r in rows} == {"100K", "1M"}
+    assert "crop_randaug" not in {r["augmentation"] for r in rows}
+    t05["sizes"] = {"10K": None}
+    with pytest.raises(E.ExperimentError, match="null"):
+        E.table_rows(cfg, "t05_augmentation")
 
 
 def test_shared_runs_across_tables():

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from vlmbias import corruptions
@@ -60,35 +61,39 @@ def labeled_records(index: pd.DataFrame, sample_dir: str) -> list[ImageRecord]:
 class ShardImageDataset(Dataset):
     """Images read by offset from sampled tars, decoded with the project's one decoder.
 
-    ``cache_bytes`` keeps the encoded bytes in memory after the first read (worth it when the
-    whole sample fits, as in the toy world). ``pre_transform`` runs on the decoded PIL image
+    ``cache_images`` keeps each decoded image in memory after its first read (worth it when the
+    whole sample fits, as in the toy world: a training run then decodes every image once, not
+    once per epoch). Cached images are shared, never modified: every transform returns a new one. ``pre_transform`` runs on the decoded PIL image
     before ``transform`` (corruptions that must hit train and val alike); with
     ``pre_transform_seed`` its randomness is fixed per image (validation sets).
     """
 
     def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
-                 cache_bytes: bool = False, pre_transform: Callable | None = None,
+                 cache_images: bool = False, pre_transform: Callable | None = None,
                  pre_transform_seed: int | None = None):
         self.records = list(records)
         self.transform = transform
         self.pre_transform = pre_transform
         self.pre_transform_seed = pre_transform_seed
-        self._cache: dict[int, bytes] | None = {} if cache_bytes else None
+        self._cache: dict[int, Image.Image] | None = {} if cache_images else None
 
     def __len__(self) -> int:
         return len(self.records)
 
     def raw(self, i: int) -> bytes:
+        r = self.records[i]
+        return read_member(r.path, r.offset, r.size)
+
+    def image(self, i: int) -> Image.Image:
         if self._cache is not None and i in self._cache:
             return self._cache[i]
-        r = self.records[i]
-        data = read_member(r.path, r.offset, r.size)
+        img = decode_image(self.raw(i))
         if self._cache is not None:
-            self._cache[i] = data
-        return data
+            self._cache[i] = img
+        return img
 
     def __getitem__(self, i: int):
-        img = decode_image(self.raw(i))
+        img = self.image(i)
         if self.pre_transform is not None:
             if self.pre_transform_seed is None:
                 img = self.pre_transform(img)

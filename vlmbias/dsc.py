@@ -38,7 +38,7 @@ def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: 
     classes = spec["classes"]
     k = len(classes)
     device = pick_device(recipe.get("device", "auto"))
-    cache = bool(recipe.get("cache_bytes", False))
+    cache = bool(recipe.get("cache_images", False))
     workers = int(recipe.get("num_workers", 0))
 
     views = spec["views"]
@@ -48,7 +48,7 @@ def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: 
     # fixed ones for evaluation); see vlmbias/corruptions.py.
     corrupt = corruptions.build(spec.get("corruption"))
     fixed_seed = spec["seed"] if corrupt is not None else None
-    train_ds = ShardImageDataset(train_records, R.train_transform(recipe), cache_bytes=cache,
+    train_ds = ShardImageDataset(train_records, R.train_transform(recipe), cache_images=cache,
                                  pre_transform=corrupt)
     val_ds = ShardImageDataset(val_records, R.eval_transform(recipe), pre_transform=corrupt,
                                pre_transform_seed=fixed_seed)

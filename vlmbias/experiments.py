@@ -118,6 +118,8 @@ def run_spec(config: dict, views: list[str], model: str, n_train: int | None = N
                 f"sampling.n_train gives {available}" + (f" per part of {v['parts']}" if v["parts"] else ""))
     mspec = copy.deepcopy(config["models"][model])
     recipe = resolve_recipe(config, aug)
+    if aug != "default" and recipe == resolve_recipe(config, "default"):
+        aug = "default"  # a preset that changes nothing is the default run: one job, not two
     if "input_size" in mspec:
         recipe["input_size"] = mspec.pop("input_size")
     classes = [letter(config, v["dataset"]) + (f"{v['part']}" if v["parts"] else "") for v in parsed]
@@ -131,8 +133,12 @@ def run_spec(config: dict, views: list[str], model: str, n_train: int | None = N
 
 def _sizes(t: dict) -> list[tuple[str, int]]:
     """(paper size label, n_train in this config), in order: the reported values are keyed by
-    the paper's label, the run uses this config's number."""
-    return [(str(k), int(v)) for k, v in t["sizes"].items()]
+    the paper's label, the run uses this config's number. A null size is left out (how an
+    overlay such as config/smoke.yaml trims a sweep)."""
+    sizes = [(str(k), int(v)) for k, v in t["sizes"].items() if v is not None]
+    if not sizes:
+        raise ExperimentError(f"every size of {t} is null: nothing to run")
+    return sizes
 
 
 def _row(spec: dict, key: str, chance: float, **cols) -> dict[str, Any]:
@@ -174,6 +180,8 @@ def table_rows(config: dict, table_id: str) -> list[dict[str, Any]]:
     elif table_id == "t05_augmentation":
         # presets: the paper's column (no_aug, crop, crop_randaug, default) -> a preset name
         for column, aug in t["presets"].items():
+            if aug is None:
+                continue
             for label, n in _sizes(t):
                 rows.append(_row(run_spec(config, t["datasets"], t["model"], n, aug=aug),
                                  f"{column}/{label}", 100.0 / len(t["datasets"]),

@@ -57,7 +57,7 @@ def enabled_tables(config: dict) -> list[str]:
 
 def _inherit_runtime(recipe: dict, config: dict) -> None:
     """Device and data-loading settings come from the main training recipe."""
-    for key in ("device", "num_workers", "cache_bytes"):
+    for key in ("device", "num_workers", "cache_images"):
         if key in config["train"]:
             recipe.setdefault(key, config["train"][key])
 
@@ -262,7 +262,7 @@ def pretrain_mae(spec: dict, sample_dirs: dict[str, str], encoder_path: str, met
         views = [experiments.parse_view(d) for d in spec["datasets"]]
         records = records_for(views, sample_dirs, "train", spec["n_train"])
         ds = ShardImageDataset(records, R.train_transform(recipe),
-                               cache_bytes=bool(recipe.get("cache_bytes", False)))
+                               cache_images=bool(recipe.get("cache_images", False)))
         device = pick_device(recipe.get("device", "auto"))
         ckpt = os.path.join(os.path.dirname(metrics_path), "checkpoint.pt")
         state = fit(mae, ds, 1, recipe, spec["seed"], ckpt, spec_hash(spec), device,
@@ -319,8 +319,8 @@ def run_probe(spec: dict, sample_dirs: dict[str, str], encoder_path: str | None,
         k = 1 + max(r.label for r in train_rec + val_rec)
     encoder = _build_encoder(spec, encoder_path, k)
     model = LinearProbe(encoder, k, spec["layer"])
-    cache = bool(recipe.get("cache_bytes", False))
-    train_ds = ShardImageDataset(train_rec, R.train_transform(recipe), cache_bytes=cache)
+    cache = bool(recipe.get("cache_images", False))
+    train_ds = ShardImageDataset(train_rec, R.train_transform(recipe), cache_images=cache)
     val_ds = ShardImageDataset(val_rec, R.eval_transform(recipe))
     device = pick_device(recipe.get("device", "auto"))
     ckpt = os.path.join(os.path.dirname(metrics_path), "checkpoint.pt")
