@@ -22,9 +22,22 @@ include: "rules/toyworld.smk"
 include: "rules/sampling.smk"
 include: "rules/dataset_classification.smk"
 include: "rules/transfer.smk"
+include: "rules/clip.smk"
+include: "rules/textspan.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
         all_tables(),
+        report_targets(),
+
+
+# The shared CLIP stack alone: trained models, embedding caches, zero-shot accuracies.
+rule clip:
+    input:
+        clip_targets(),

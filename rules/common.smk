@@ -1,4 +1,5 @@
 # Config validation and input functions shared by every rule file.
+import os
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -6,6 +7,7 @@ from snakemake.utils import validate
 
 from vlmbias import config as vconfig
 from vlmbias import experiments, transfer
+from vlmbias import report as vreport
 
 validate(config, "../config/schema.yaml")
 try:
@@ -38,7 +40,40 @@ wildcard_constraints:
 
 def all_tables():
     figures = [f"results/figures/{t}.png" for t in TABLES if t in experiments.FIGURES]
+    figures += interpret.figure_paths(config)
     return expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"]) + figures
+
+
+# The report (snakemake --report results/report.html; rules/report.smk). New table rules need
+# nothing more than their id in TABLES (and figures results/figures/<id>*.png in all_tables()):
+# each id gets results/report/<id>.html, each figure results/report/<figure>.png, marked by
+# report_item (category = paper from vlmbias/report.py, subcategory = table id). Any other
+# output can be marked too: output: report_item("results/...", "t18_textspan_mlp_ablation").
+REPORT_PROVENANCE = vreport.provenance(config, workflow.configfiles, workflow.basedir)
+
+
+def report_item(path, table_id, kind="table"):
+    """``path`` marked for the report under its paper and table (``table_id`` may be a
+    wildcard pattern such as "{table}"), captioned by report/result.rst."""
+    def resolve(w):
+        return table_id.format(**w) if "{" in table_id else table_id
+
+    return report(path, caption="../report/result.rst", category=lambda w: vreport.category(resolve(w)),
+                  subcategory=lambda w: resolve(w), labels=lambda w: {"table": resolve(w), "file": kind})
+
+
+def report_figures():
+    return [f for f in all_tables() if f.startswith("results/figures/") and f.endswith(".png")]
+
+
+def table_figures(wildcards):
+    """The figures of a table: results/figures/<table id>*.png among the targets."""
+    return [f for f in report_figures() if os.path.basename(f).startswith(wildcards.table)]
+
+
+def report_targets():
+    figures = [f"results/report/{os.path.basename(f)}" for f in report_figures()]
+    return expand("results/report/{table}.html", table=TABLES) + figures
 
 
 def toy_shard_outputs():
@@ -46,8 +81,19 @@ def toy_shard_outputs():
     return [f"results/toyworld/{{source}}/{i:05d}.tar" for i in range(n)]
 
 
+def toy_n_images(wildcards):
+    """Images of one toy source: toyworld.n_images, or its entry in n_images_by_source."""
+    tw = config["toyworld"]
+    return int((tw.get("n_images_by_source") or {}).get(wildcards.source, tw["n_images"]))
+
+
 def dataset_shards(wildcards):
     return vconfig.dataset_shard_paths(config, wildcards.dataset)
+
+
+def dataset_splits(wildcards):
+    """A dataset's own predefined splits to keep (split -> images), or None (n_train/n_val)."""
+    return config["datasets"][wildcards.dataset].get("splits")
 
 
 def dsc_run_spec(wildcards):
@@ -125,3 +171,146 @@ def transfer_table_inputs(table_id):
         "dsc": [f"results/runs/dsc/{r}/metrics.json" for r in dsc],
         "probes": [f"results/runs/probe/{p}/metrics.json" for p in probes],
     }
+
+
+# --- the shared CLIP stack (rules/clip.smk) ---------------------------------------------------
+CLIP = config.get("clip") or {}
+CLIP_MODELS = CLIP.get("models") or {}
+
+
+def _clip_splits():
+    names = {"train", "val"}
+    for entry in config["datasets"].values():
+        names |= set(entry.get("splits") or {})
+    return sorted(names)
+
+
+wildcard_constraints:
+    clip=_alternatives(CLIP_MODELS),
+    split=_alternatives(_clip_splits()),
+
+
+def clip_trained(name):
+    return bool(CLIP_MODELS[name].get("train"))
+
+
+def clip_weights(wildcards):
+    """The weights file a CLIP job reads: the workflow's own checkpoint, a local checkpoint, or
+    nothing (a pretrained tag, found by open_clip; random init)."""
+    spec = CLIP_MODELS[wildcards.clip]
+    if spec.get("train"):
+        return f"results/clip/{wildcards.clip}/model.pt"
+    return spec.get("checkpoint") or []
+
+
+def clip_train_sample_dirs(wildcards):
+    data = CLIP_MODELS[wildcards.clip]["train"]["data"]
+    dirs = {d: f"results/samples/{d}" for d in data}
+    zs = CLIP.get("zero_shot")
+    if zs:
+        dirs.setdefault(zs["dataset"], f"results/samples/{zs['dataset']}")
+    return dirs
+
+
+def clip_train_indexes(wildcards):
+    return [f"{d}/index.parquet" for d in clip_train_sample_dirs(wildcards).values()]
+
+
+def clip_embed_inputs(wildcards):
+    inputs = {"index": f"results/samples/{wildcards.dataset}/index.parquet"}
+    weights = clip_weights(wildcards)
+    if weights:
+        inputs["weights"] = weights
+    return inputs
+
+
+def clip_zero_shot_inputs(wildcards):
+    zs = CLIP["zero_shot"]
+    inputs = {"embeddings": f"results/embeddings/{wildcards.clip}/{zs['dataset']}/{zs['split']}.npz"}
+    weights = clip_weights(wildcards)
+    if weights:
+        inputs["weights"] = weights
+    return inputs
+
+
+def clip_targets():
+    """Every CLIP output the config asks for: trained models, embeddings, zero-shot accuracies."""
+    from vlmbias.clip import embed_jobs
+
+    out = [f"results/clip/{m}/metrics.json" for m in CLIP_MODELS if clip_trained(m)]
+    out += [f"results/embeddings/{m}/{d}/{s}.npz" for m, d, s in embed_jobs(config)]
+    if CLIP.get("zero_shot"):
+        out += [f"results/clip/{m}/zeroshot.json" for m in CLIP_MODELS]
+    return out
+
+
+def clip_zero_shot_params():
+    """dataset, split, class names and template-set name of the zero-shot evaluation (or None)."""
+    zs = CLIP.get("zero_shot")
+    if not zs:
+        return None
+    from vlmbias.clip import class_names
+
+    return {**zs, "classnames": class_names(config["datasets"][zs["dataset"]]),
+            "templates": CLIP.get("templates", "toy")}
+
+
+# --- TextSpan (rules/textspan.smk) ---------------------------------------------------------------
+from vlmbias import interpret
+
+try:
+    interpret.check(config)
+except ValueError as e:
+    raise WorkflowError(f"Invalid config: {e}")
+
+TEXTSPAN = config.get("textspan") or {}
+TEXTSPAN_MODELS = interpret.models(config)
+TABLES += interpret.enabled_tables(config)
+
+
+def textspan_model_inputs(wildcards):
+    """A model-running TextSpan job: the sampled dataset's index and the CLIP's weights file."""
+    inputs = {"index": f"results/samples/{wildcards.dataset}/index.parquet"}
+    weights = clip_weights(wildcards)
+    if weights:
+        inputs["weights"] = weights
+    return inputs
+
+
+def textspan_pool_inputs(wildcards):
+    weights = clip_weights(wildcards)
+    inputs = {"weights": weights} if weights else {}
+    pool = TEXTSPAN.get("pool", "toy")
+    if pool != "toy":
+        inputs["pool"] = pool
+    return inputs
+
+
+def textspan_files(name):
+    """Per TextSpan model: results/textspan/<clip>/<name>, {dataset} = textspan.dataset."""
+    if not TEXTSPAN:
+        return []
+    rel = name.format(dataset=TEXTSPAN["dataset"])
+    return [f"results/textspan/{m}/{rel}" for m in TEXTSPAN_MODELS]
+
+
+def textspan_dataset_index():
+    return [f"results/samples/{TEXTSPAN['dataset']}/index.parquet"] if TEXTSPAN else []
+
+
+def textspan_model_figures(table_id):
+    return [f"results/figures/{table_id}_{m}.png" for m in TEXTSPAN_MODELS]
+
+
+def _weights_of(name):
+    spec = CLIP_MODELS[name]
+    return f"results/clip/{name}/model.pt" if spec.get("train") else (spec.get("checkpoint") or "")
+
+
+def textspan_weight_list():
+    """Weights file per TextSpan model, "" for a pretrained tag (found by open_clip)."""
+    return [_weights_of(m) for m in TEXTSPAN_MODELS]
+
+
+def textspan_heatmap_inputs(wildcards):
+    return {"index": textspan_dataset_index()[0], "weights": [w for w in textspan_weight_list() if w]}

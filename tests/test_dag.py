@@ -34,17 +34,25 @@ def job_blocks(output: str, rule: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def paper_with_placeholders(tmp_path_factory):
-    """config/paper.yaml with every dataset pointed at placeholder shard files."""
+    """config/paper.yaml with every dataset pointed at placeholder shard files (and the TextSpan
+    text pool at a placeholder file)."""
     tmp = tmp_path_factory.mktemp("paper")
+    with open(ROOT / "config/paper.yaml") as f:
+        paper = yaml.safe_load(f)
     datasets = {}
-    for name in PAPER_DATASETS:
+    for name in dict.fromkeys(PAPER_DATASETS + list(paper["datasets"])):
         d = tmp / "shards" / name
         d.mkdir(parents=True)
         for i in range(3):
             (d / f"{i:05d}.tar").touch()
         datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
+    extra = {"datasets": datasets}
+    if "textspan" in paper:
+        pool = tmp / "image_descriptions_general.txt"
+        pool.write_text("Photo taken in Spain\nA bowl\n")
+        extra["textspan"] = {"pool": str(pool)}
     override = tmp / "shards.yaml"
-    override.write_text(yaml.safe_dump({"datasets": datasets}))
+    override.write_text(yaml.safe_dump(extra))
     return tmp, override
 
 
@@ -58,7 +66,8 @@ def test_paper_dag(paper_with_placeholders, target, n_train):
                   workdir=tmp / "work")
     counts = job_counts(p.stdout)
     assert counts["train_dsc"] == n_train
-    assert counts["sample"] == {"t01_combinations": 6, "all": 6, "t07_pseudo_datasets": 1}.get(target, 3)
+    # all: + ImageNet-1K val and Waterbirds test (TextSpan)
+    assert counts["sample"] == {"t01_combinations": 6, "all": 8, "t07_pseudo_datasets": 1}.get(target, 3)
     assert "toyworld" not in counts  # real shards: nothing generated
     blocks = job_blocks(p.stdout, "train_dsc")
     assert len(blocks) == n_train
@@ -76,7 +85,14 @@ def test_toy_dag(tmp_path):
     tables = ["t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
               "t05_augmentation", "t06_corruptions", "t07_pseudo_datasets",
               "t08_mae_linear_probe", "t09_transfer", "t10_composition"]
-    jobs = {"toyworld": 6, "sample": 6, "train_dsc": 66, "pretrain_mae": 2, "probe": 26}
+    textspan = ["t18_textspan_mlp_ablation", "f19_textspan_msa_ablation", "t20_textspan_heads",
+                "f21_token_heatmaps", "t22_textspan_waterbirds"]
+    tables += textspan
+    # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP
+    jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 26, "train_clip": 1,
+            "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
+            "textspan_waterbirds": 1,
+            "table_html": len(tables), "figure_report": 2 + 3}  # report pages: one per table/figure
     assert counts == {**jobs, "all": 1, **{t: 1 for t in tables},
                       "total": sum(jobs.values()) + 1 + len(tables)}
 
@@ -132,3 +148,78 @@ def test_config_errors_stop_before_any_job(tmp_path, mutate, needle):
     assert p.returncode != 0
     assert needle in out, out[-2000:]
     assert not (tmp_path / "work" / "results").exists()
+
+
+# --- TextSpan (rules/textspan.smk) ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def paper_textspan(paper_with_placeholders):
+    tmp, override = paper_with_placeholders
+    with open(ROOT / "config/paper.yaml") as f:
+        return tmp, override, yaml.safe_load(f)["textspan"]
+
+
+@pytest.mark.parametrize("target", ["t18_textspan_mlp_ablation", "f19_textspan_msa_ablation", "t20_textspan_heads",
+                                    "f21_token_heatmaps", "t22_textspan_waterbirds"])
+def test_paper_textspan_dag(paper_textspan, target):
+    tmp, override, ts = paper_textspan
+    p = snakemake("-n", target, "--configfile", str(ROOT / "config/paper.yaml"), str(override),
+                  workdir=tmp / f"work-{target}")
+    counts = job_counts(p.stdout)
+    n = len(ts["models"])
+    assert n == 3  # ViT-B-16, ViT-L-14, ViT-H-14 with their LAION-2B weights: nothing trained
+    expected = {
+        "t18_textspan_mlp_ablation": {"sample": 1, "textspan_decompose": n, "textspan_ablations": n},
+        "f19_textspan_msa_ablation": {"sample": 1, "textspan_decompose": n, "textspan_ablations": n},
+        "t20_textspan_heads": {"sample": 1, "textspan_decompose": n, "textspan_pool": n, "textspan_heads": n},
+        "f21_token_heatmaps": {"sample": 1},
+        "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 2 * n, "textspan_pool": n,
+                                    "textspan_heads": n, "textspan_waterbirds": n},
+    }[target]
+    assert counts == {**expected, target: 1, "total": sum(expected.values()) + 1}
+    for rule in ("textspan_decompose", "textspan_pool", "textspan_heads", "f21_token_heatmaps"):
+        for b in job_blocks(p.stdout, rule):
+            assert re.search(r"resources: .*\bgpu=1\b", b), b
+    for rule in ("textspan_ablations", "textspan_waterbirds"):
+        for b in job_blocks(p.stdout, rule):
+            assert not re.search(r"\bgpu=1\b", b), b
+
+
+@pytest.mark.parametrize("mutate,needle", [
+    (lambda c: c["textspan"].update(lastlayers=4), "lastlayers"),                 # closed section
+    (lambda c: c["textspan"].update(models=["vit_z"]), "vit_z"),                 # not a clip model
+    (lambda c: c["textspan"].update(pool="/nonexistent/pool.txt"), "/nonexistent/pool.txt"),
+    (lambda c: c["textspan"]["waterbirds"].update(dataset="birds"), "birds"),
+])
+def test_textspan_config_errors(tmp_path, mutate, needle):
+    cfg = write_config(tmp_path, mutate)
+    p = snakemake("--configfile", str(cfg), workdir=tmp_path / "work", check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    assert needle in out, out[-2000:]
+    assert not (tmp_path / "work" / "results").exists()
+
+
+# --- the shared CLIP stack (rules/clip.smk) ------------------------------------------------------
+
+def test_paper_clip_dag(paper_with_placeholders):
+    """Pretrained LAION-2B models: nothing trained; every (model, dataset, split) embedded once."""
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", "clip", "--configfile", str(ROOT / "config/paper.yaml"), str(override),
+                  workdir=tmp / "work-clip")
+    counts = job_counts(p.stdout)
+    assert counts == {"sample": 3, "embed_clip": 3 * 7, "zeroshot_clip": 3, "clip": 1, "total": 28}
+    for rule in ("embed_clip", "zeroshot_clip"):
+        for b in job_blocks(p.stdout, rule):
+            assert re.search(r"resources: .*\bgpu=1\b", b), b
+    assert "celeba/train.npz" in p.stdout and "vit_h14_laion2b/waterbirds/test.npz" in p.stdout
+
+
+def test_toy_clip_dag(tmp_path):
+    p = snakemake("-n", "clip", workdir=tmp_path)
+    counts = job_counts(p.stdout)
+    # toy sources imagenet, waterbirds, celeba, webpairs; one trained CLIP
+    assert counts == {"toyworld": 4, "sample": 4, "train_clip": 1, "embed_clip": 7, "zeroshot_clip": 1,
+                      "clip": 1, "total": 18}
+    (train,) = job_blocks(p.stdout, "train_clip")
+    assert re.search(r"resources: .*\bgpu=1\b", train) and "results/clip/toy_vit/model.pt" in train
