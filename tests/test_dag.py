@@ -91,7 +91,7 @@ def test_toy_dag(tmp_path):
     # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP
     jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 26, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
-            "textspan_waterbirds": 1,
+            "textspan_waterbirds": 1, "embed_clip": 1, "zeroshot_clip": 1,  # zero-shot from the cache
             "table_html": len(tables), "figure_report": 2 + 3}  # report pages: one per table/figure
     assert counts == {**jobs, "all": 1, **{t: 1 for t in tables},
                       "total": sum(jobs.values()) + 1 + len(tables)}

@@ -125,3 +125,38 @@ def test_t08_t09_transfer(smoke_run):
     t09 = table(smoke_run, "t09_transfer")
     assert t09["reproduced_acc"].notna().all() and (t09["chance"] == 10.0).all()
     assert len(t09) == 4 and t09["sweep"].str.count("blr").eq(1).all()
+
+
+# ---- the CLIP stack and TextSpan (issue 4), on the toy CLIP trained in the same run
+
+def test_toy_clip_zero_shot_far_above_chance(smoke_run):
+    zs = json.loads((smoke_run / "results/clip/toy_vit/zeroshot.json").read_text())
+    trained = json.loads((smoke_run / "results/clip/toy_vit/metrics.json").read_text())
+    assert zs["chance"] == 10.0 and zs["n"] == 60
+    # 60 images: chance 10% has a standard error of ~4 points; the toy CLIP is far above it
+    assert zs["top1"] >= 25.0, zs["top1"]
+    # the cached embeddings give the number the training job measured on the images
+    assert abs(zs["top1"] - trained["zero_shot"]["top1"]) < 1e-6
+
+
+def test_textspan_tables(smoke_run):
+    t18 = table(smoke_run, "t18_textspan_mlp_ablation")
+    zs = json.loads((smoke_run / "results/clip/toy_vit/zeroshot.json").read_text())
+    # the decomposition's base accuracy is the model's own zero-shot accuracy (the terms sum exactly)
+    assert abs(t18["reproduced_base_acc"].iloc[0] - round(zs["top1"], 2)) < 0.01, (t18, zs["top1"])
+    assert t18["reproduced_mlp_ablated_acc"].notna().all()
+    f19 = table(smoke_run, "f19_textspan_msa_ablation")
+    assert list(f19["n_ablated"]) == list(range(len(f19)))
+    # ablating every attention layer (MLPs intact) leaves far less than the full model
+    assert f19["reproduced_acc"].iloc[-1] < f19["reproduced_acc"].iloc[0]
+    t20 = table(smoke_run, "t20_textspan_heads")
+    assert (t20["explained_var_pct"] > 0).all() and (t20["explained_var_pct"] <= 100).all()
+    assert t20["texts"].str.len().gt(0).all()
+    t22 = table(smoke_run, "t22_textspan_waterbirds")
+    assert {"base (full model)", "+ place heads ablated (TextSpan)"} <= set(t22["setting"])
+    md = (smoke_run / "results/tables/t22_textspan_waterbirds.md").read_text()
+    # the table says plainly whether ablating the place heads raised the worst group
+    assert "raised the worst group" in md or "NOT raise" in md or "NO place head" in md
+    for f in ["f19_textspan_msa_ablation", "t20_textspan_heads_toy_vit", "f21_token_heatmaps_toy_vit"]:
+        png = (smoke_run / f"results/figures/{f}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000, f

@@ -11,6 +11,7 @@ from torch.utils.data import TensorDataset
 
 from vlmbias import mae as M
 from vlmbias import recipe as R
+from vlmbias import ssl_recipes as S
 from vlmbias.train import fit
 
 # tiny models on a shared 2-core machine: one intra-op thread is much faster
@@ -225,16 +226,16 @@ def test_initialisation_follows_mae():
 
 
 def test_config_defaults_are_mae_vit_base():
-    cfg = M.mae_config(None)
+    cfg = S.mae_config(None)
     assert cfg == dict(img_size=224, in_chans=3, patch_size=16, embed_dim=768, depth=12,
                        num_heads=12, decoder_embed_dim=512, decoder_depth=8,
                        decoder_num_heads=16, mlp_ratio=4.0, mask_ratio=0.75, norm_pix_loss=True)
-    large = M.mae_config({"arch": "mae_vit_large_patch16", "img_size": 64})
+    large = S.mae_config({"arch": "mae_vit_large_patch16", "img_size": 64})
     assert (large["embed_dim"], large["depth"], large["img_size"]) == (1024, 24, 64)
     with pytest.raises(ValueError, match="unknown MAE config"):
-        M.mae_config({"dim": 3})
+        S.mae_config({"dim": 3})
     with pytest.raises(ValueError, match="unknown MAE arch"):
-        M.mae_config({"arch": "vit_tiny"})
+        S.mae_config({"arch": "vit_tiny"})
     m = tiny(mask_ratio=0.5)
     assert m.mask_ratio == 0.5 and m.grid_size == (8, 8) and m.patch_size == 4
 
@@ -309,13 +310,13 @@ def test_checkpoint_errors_name_path_and_keys(tmp_path):
 # -- training -------------------------------------------------------------------------------------
 
 def test_pretrain_recipe_defaults():
-    r = M.mae_pretrain_recipe_defaults(n_train=1000)
+    r = S.mae_pretrain_recipe_defaults(n_train=1000)
     assert r["lr"] == pytest.approx(1.5e-4 * 4096 / 256)
     assert (r["samples_seen"], r["warmup_samples"]) == (800_000, 40_000)
     assert r["optimizer"] == "adamw" and r["betas"] == [0.9, 0.95] and r["weight_decay"] == 0.05
     aug = R.augment_settings(r)
     assert aug["scale"] == [0.2, 1.0] and not aug["auto_augment"] and aug["mixup"] == 0
-    assert "samples_seen" not in M.mae_pretrain_recipe_defaults()
+    assert "samples_seen" not in S.mae_pretrain_recipe_defaults()
 
 
 def test_tiny_mae_learns_through_fit(tmp_path):

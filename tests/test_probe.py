@@ -8,8 +8,8 @@ from torch.utils.data import TensorDataset
 
 from vlmbias import mae as M
 from vlmbias import recipe as R
-from vlmbias.probe import (LinearProbe, epochs_to_samples, mae_lars_param_groups, probe_lr,
-                           probe_recipe_defaults)
+from vlmbias.probe import LinearProbe, mae_lars_param_groups
+from vlmbias.ssl_recipes import epochs_to_samples, probe_lr, probe_recipe_defaults
 from vlmbias.train import evaluate, fit
 
 CPU = torch.device("cpu")

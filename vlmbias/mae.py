@@ -33,21 +33,7 @@ import torch
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
-# MAE's ``mae_vit_*_dec512d8b`` models; ``build_mae`` defaults to the base one (ViT-B/16,
-# decoder 512-d, 8 blocks, 16 heads), the backbone of Tables 7 and 8.
-MAE_ARCHS: dict[str, dict[str, Any]] = {
-    "mae_vit_base_patch16": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
-    "mae_vit_large_patch16": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
-    "mae_vit_huge_patch14": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16),
-}
-
-MAE_DEFAULTS: dict[str, Any] = dict(
-    img_size=224, in_chans=3, **MAE_ARCHS["mae_vit_base_patch16"],
-    decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16,
-    mlp_ratio=4.0, mask_ratio=0.75,
-    norm_pix_loss=True,  # the released MAE models were trained with --norm_pix_loss
-)
-
+from vlmbias.ssl_recipes import check_mask_ratio, mae_config
 
 def sincos_pos_embed_2d(embed_dim: int, grid_size: int | tuple[int, int],
                         cls_token: bool = True) -> torch.Tensor:
@@ -82,7 +68,7 @@ class MaskedAutoencoder(nn.Module):
                  decoder_depth: int = 8, decoder_num_heads: int = 16, mlp_ratio: float = 4.0,
                  mask_ratio: float = 0.75, norm_pix_loss: bool = True, in_chans: int = 3):
         super().__init__()
-        _check_mask_ratio(mask_ratio)
+        check_mask_ratio(mask_ratio)
         norm_layer = partial(nn.LayerNorm, eps=1e-6)
         self.mask_ratio = float(mask_ratio)
         self.norm_pix_loss = bool(norm_pix_loss)
@@ -172,7 +158,7 @@ class MaskedAutoencoder(nn.Module):
         x: (N, L, D). Keeps ``int(L * (1 - mask_ratio))`` tokens per sample. Returns
         ``x_masked`` (N, len_keep, D), ``mask`` (N, L; 0 = kept, 1 = removed, in the original
         order) and ``ids_restore`` (N, L), the permutation that undoes the shuffle."""
-        _check_mask_ratio(mask_ratio)
+        check_mask_ratio(mask_ratio)
         n, length, d = x.shape
         len_keep = int(length * (1 - mask_ratio))
         noise = torch.rand(n, length, device=x.device)  # small is keep, large is remove
@@ -229,32 +215,8 @@ class MaskedAutoencoder(nn.Module):
         return loss, pred, mask
 
 
-def _check_mask_ratio(mask_ratio: float) -> None:
-    if not 0.0 <= float(mask_ratio) < 1.0:
-        raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
-
-
-def mae_config(spec: dict | None = None) -> dict[str, Any]:
-    """The full constructor arguments for ``spec``: ``MAE_DEFAULTS`` (ViT-B/16, decoder 512-d,
-    8 blocks, 16 heads, mask 0.75, norm_pix_loss), then the preset named by an optional ``arch``
-    key (one of ``MAE_ARCHS``), then the spec's own keys."""
-    spec = dict(spec or {})
-    cfg = dict(MAE_DEFAULTS)
-    arch = spec.pop("arch", None)
-    if arch is not None:
-        if arch not in MAE_ARCHS:
-            raise ValueError(f"unknown MAE arch {arch!r}; known: {sorted(MAE_ARCHS)}")
-        cfg.update(MAE_ARCHS[arch])
-    unknown = set(spec) - set(MAE_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown MAE config keys {sorted(unknown)}; "
-                         f"known: {sorted(MAE_DEFAULTS)}")
-    cfg.update(spec)
-    return cfg
-
-
 def build_mae(spec: dict | None = None) -> MaskedAutoencoder:
-    """A ``MaskedAutoencoder`` from a config dict (keys of ``MAE_DEFAULTS``, optional ``arch``)."""
+    """A ``MaskedAutoencoder`` from a config dict (keys of ``ssl_recipes.MAE_DEFAULTS``, optional ``arch``)."""
     return MaskedAutoencoder(**mae_config(spec))
 
 
@@ -353,36 +315,5 @@ def load_encoder_checkpoint(encoder: VisionTransformer, path: str, strict: bool 
             "unexpected": unexpected, "ignored_decoder": ignored}
 
 
-# -- recipe ---------------------------------------------------------------------------------------
-
-def mae_pretrain_recipe_defaults(n_train: int | None = None, *, blr: float = 1.5e-4,
-                                 batch_size: int = 4096, epochs: int = 800,
-                                 warmup_epochs: int = 40, input_size: int = 224) -> dict:
-    """MAE's pre-training recipe (PRETRAIN.md / main_pretrain.py) in this project's recipe format.
-
-    AdamW (betas 0.9/0.95) with weight decay 0.05 on all but biases and 1-D parameters, lr = blr
-    x batch / 256 with blr 1.5e-4 at batch 4096, 800 epochs with 40 warmup epochs (the ViT-B
-    release used 1600), per-step cosine to 0, RandomResizedCrop(scale 0.2-1, bicubic) + flip and
-    nothing else. The paper does not give its MAE-on-YCD schedule (§4.8), so this is the
-    default guess. Epochs become ``samples_seen`` / ``warmup_samples`` when ``n_train`` is given.
-    """
-    recipe: dict[str, Any] = {
-        "input_size": int(input_size), "batch_size": int(batch_size),
-        "optimizer": "adamw", "betas": [0.9, 0.95], "eps": 1.0e-8,
-        "blr": float(blr), "lr": float(blr) * int(batch_size) / 256,  # MAE's lr scaling rule
-        "min_lr": 0.0, "weight_decay": 0.05,
-        "epochs": epochs, "warmup_epochs": warmup_epochs,
-        "label_smoothing": 0.0, "interpolation": "bicubic", "crop_pct": 0.875,
-        "augment": {"random_crop": True, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333],
-                    "hflip": 0.5, "auto_augment": None, "color_jitter": 0.0,
-                    "mixup": 0.0, "cutmix": 0.0},
-    }
-    if n_train is not None:
-        recipe["samples_seen"] = int(epochs) * int(n_train)
-        recipe["warmup_samples"] = int(warmup_epochs) * int(n_train)
-    return recipe
-
-
-__all__ = ["MAE_ARCHS", "MAE_DEFAULTS", "MaskedAutoencoder", "build_mae", "encoder_of",
-           "load_encoder_checkpoint", "mae_config", "mae_loss", "mae_pretrain_recipe_defaults",
+__all__ = ["MaskedAutoencoder", "build_mae", "encoder_of", "load_encoder_checkpoint", "mae_loss",
            "sincos_pos_embed_2d", "to_official_state_dict"]

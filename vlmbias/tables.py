@@ -54,7 +54,7 @@ def write_table(df: pd.DataFrame, csv_path: str, md_path: str, title: str,
     lines += [f"- {n}" for n in notes or []]
     if notes:
         lines.append("")
-    lines.append(df.to_markdown(index=False, floatfmt=".1f"))
+    lines.append(df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".1f", missingval=""))
     with open(md_path, "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -23,13 +23,11 @@ import os
 import time
 from typing import Any, Callable
 
-import torch
+from vlmbias import experiments
+from vlmbias.ssl_recipes import mae_config, mae_pretrain_recipe_defaults, probe_lr, probe_recipe_defaults
 
-from vlmbias import experiments, models
-from vlmbias import recipe as R
-from vlmbias.data import ImageRecord, ShardImageDataset, records_for
-from vlmbias.sampling import load_index, split_frame
-from vlmbias.train import evaluate, fit, pick_device, spec_hash
+# The run registry above the drivers is resolved while Snakemake parses the workflow: it imports
+# no torch. The drivers (pretrain_mae, run_probe) import what they need when they run.
 
 T08 = "t08_mae_linear_probe"
 T09 = "t09_transfer"
@@ -67,8 +65,6 @@ def _n_train(config: dict, datasets: list[str]) -> int:
 
 
 def mae_spec(config: dict, name: str) -> dict[str, Any]:
-    from vlmbias.mae import mae_config, mae_pretrain_recipe_defaults
-
     ssl = _ssl(config)
     runs = ssl.get("mae", {}).get("runs", {})
     if name not in runs:
@@ -115,8 +111,6 @@ def _encoder(kind: str, ref: str, config: dict) -> dict[str, Any]:
 
 
 def probe_spec(config: dict, encoder: dict, task: dict, layer: int | None, blr: float) -> dict:
-    from vlmbias.probe import probe_recipe_defaults
-
     ssl = _ssl(config)
     pcfg = copy.deepcopy(ssl.get("probe") or {})
     epochs = float(pcfg.pop("epochs", 90))
@@ -130,8 +124,6 @@ def probe_spec(config: dict, encoder: dict, task: dict, layer: int | None, blr: 
                                    warmup_epochs=warmup,
                                    input_size=int(pcfg.get("input_size", config["train"]["input_size"])))
     recipe.update(pcfg)
-    from vlmbias.probe import probe_lr
-
     recipe["lr"] = probe_lr(blr, recipe["batch_size"])
     _inherit_runtime(recipe, config)
     for key in ("epochs", "warmup_epochs", "blr"):
@@ -235,7 +227,10 @@ def probe_datasets(spec: dict) -> list[str]:
 
 # ---------------------------------------------------------------- drivers
 
-def _labeled_records(sample_dir: str, split: str) -> list[ImageRecord]:
+def _labeled_records(sample_dir: str, split: str) -> list:
+    from vlmbias.data import ImageRecord
+    from vlmbias.sampling import load_index, split_frame
+
     frame = split_frame(load_index(sample_dir), split)
     if frame["label"].isna().any():
         raise TransferError(f"{sample_dir}: {int(frame['label'].isna().sum())} {split} images have no "
@@ -246,7 +241,12 @@ def _labeled_records(sample_dir: str, split: str) -> list[ImageRecord]:
 
 def pretrain_mae(spec: dict, sample_dirs: dict[str, str], encoder_path: str, metrics_path: str,
                  progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    import torch
+
+    from vlmbias import recipe as R
+    from vlmbias.data import ShardImageDataset, records_for
     from vlmbias.mae import build_mae, encoder_of, load_encoder_checkpoint, mae_loss
+    from vlmbias.train import fit, pick_device, spec_hash
 
     t0 = time.time()
     torch.manual_seed(spec["seed"])
@@ -281,6 +281,10 @@ def pretrain_mae(spec: dict, sample_dirs: dict[str, str], encoder_path: str, met
 
 
 def _build_encoder(spec: dict, encoder_path: str | None, num_dsc_classes: int | None):
+    import torch
+
+    from vlmbias import models
+
     enc = spec["encoder"]
     torch.manual_seed(spec["seed"])
     if enc["kind"] == "mae":
@@ -304,7 +308,12 @@ def _build_encoder(spec: dict, encoder_path: str | None, num_dsc_classes: int | 
 
 def run_probe(spec: dict, sample_dirs: dict[str, str], encoder_path: str | None, metrics_path: str,
               progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    import torch
+
+    from vlmbias import recipe as R
+    from vlmbias.data import ShardImageDataset, records_for
     from vlmbias.probe import LinearProbe
+    from vlmbias.train import evaluate, fit, pick_device, spec_hash
 
     t0 = time.time()
     recipe = spec["recipe"]
