@@ -235,7 +235,7 @@ def clip_zero_shot_inputs(wildcards):
 
 def clip_targets():
     """Every CLIP output the config asks for: trained models, embeddings, zero-shot accuracies."""
-    from vlmbias.clip import embed_jobs
+    from vlmbias.clip_config import embed_jobs
 
     out = [f"results/clip/{m}/metrics.json" for m in CLIP_MODELS if clip_trained(m)]
     out += [f"results/embeddings/{m}/{d}/{s}.npz" for m, d, s in embed_jobs(config)]
@@ -249,14 +249,14 @@ def clip_zero_shot_params():
     zs = CLIP.get("zero_shot")
     if not zs:
         return None
-    from vlmbias.clip import class_names
+    from vlmbias.clip_config import class_names
 
     return {**zs, "classnames": class_names(config["datasets"][zs["dataset"]]),
             "templates": CLIP.get("templates", "toy")}
 
 
 # --- TextSpan (rules/textspan.smk) ---------------------------------------------------------------
-from vlmbias import interpret
+from vlmbias import textspan_config as interpret
 
 try:
     interpret.check(config)

@@ -9,6 +9,13 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+# Every Snakemake call of the tests, but the SLURM test's, finds tests/noslurm/scontrol first on
+# PATH (see that file: the slurm executor plugin asks scontrol for its config whenever Snakemake
+# starts, 10 s per call where slurm-client is installed and no controller runs).
+NOSLURM = str(ROOT / "tests" / "noslurm")
+if NOSLURM not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = NOSLURM + os.pathsep + os.environ.get("PATH", "")
+
 
 @pytest.fixture(scope="session")
 def toy_config():

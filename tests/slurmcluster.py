@@ -31,7 +31,14 @@ class ClusterUnavailable(RuntimeError):
     pass
 
 
+def real_path() -> str:
+    """PATH without the tests' scontrol stand-in (tests/noslurm), plus the sbin directories."""
+    parts = (os.environ.get("PATH", "") + ":/usr/sbin:/sbin").split(os.pathsep)
+    return os.pathsep.join(p for p in parts if p and not p.rstrip("/").endswith("tests/noslurm"))
+
+
 def run(cmd, timeout=30, check=True, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("env", {**os.environ, "PATH": real_path()})
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
     if check and p.returncode:
         raise ClusterUnavailable(f"{' '.join(cmd)} failed ({p.returncode}): {p.stdout[-2000:]}"
@@ -40,8 +47,7 @@ def run(cmd, timeout=30, check=True, **kw) -> subprocess.CompletedProcess:
 
 
 def missing_binaries() -> list[str]:
-    paths = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    return [b for b in BINARIES if not shutil.which(b, path=paths)]
+    return [b for b in BINARIES if not shutil.which(b, path=real_path())]
 
 
 def install() -> None:
@@ -59,7 +65,7 @@ def install() -> None:
 
 
 def _sbin(name: str) -> str:
-    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    return shutil.which(name, path=real_path())
 
 
 def _mem_mb() -> int:
@@ -82,7 +88,7 @@ class Cluster:
         return "debug"
 
     def env(self) -> dict:
-        return {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+        return {**{k: v for k, v in os.environ.items() if k != "SLURM_CONF"}, "PATH": real_path()}
 
     def show_job(self, job_id: str) -> str:
         return run(["scontrol", "show", "job", str(job_id)], timeout=20, check=False).stdout

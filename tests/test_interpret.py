@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from vlmbias import decompose as D
 from vlmbias import interpret as I
+from vlmbias import textspan_config as TC
 from vlmbias import textspan as T
 from test_decompose import tiny_clip
 
@@ -85,12 +86,12 @@ def test_ablations_heads_waterbirds_tables(decomposed, tmp_path):
 
 
 def test_table_ids_and_config_check(toy_config):
-    assert I.enabled_tables(toy_config) == list(I.TABLE_IDS)
-    assert "results/figures/t20_textspan_heads_toy_vit.png" in I.figure_paths(toy_config)
-    I.check(toy_config)
+    assert TC.enabled_tables(toy_config) == list(TC.TABLE_IDS)
+    assert "results/figures/t20_textspan_heads_toy_vit.png" in TC.figure_paths(toy_config)
+    TC.check(toy_config)
     bad = dict(toy_config, textspan=dict(toy_config["textspan"], models=["nope"]))
     with pytest.raises(ValueError, match="nope"):
-        I.check(bad)
+        TC.check(bad)
     bad = dict(toy_config, textspan=dict(toy_config["textspan"], pool="/no/such/pool.txt"))
     with pytest.raises(ValueError, match="pool.txt"):
-        I.check(bad)
+        TC.check(bad)

@@ -78,7 +78,7 @@ def test_workflow_on_slurm(cluster, tiny_run, tiny_config_file, tmp_path):
     args = ["--workflow-profile", ci_profile(tmp_path, cluster.partition),
             "--slurm-status-command", "squeue", "--configfile", tiny_config_file]
     try:
-        p = run_snakemake(args, work, timeout=480, env={"SNAKEMAKE_PROFILE": "none"})
+        p = run_snakemake(args, work, timeout=480, env={"SNAKEMAKE_PROFILE": "none", "PATH": cluster.env()["PATH"]})
     except Timeout:
         cluster.cancel_all()
         raise

@@ -63,7 +63,7 @@ def check(config: dict) -> None:
     except experiments.ExperimentError as e:
         raise ConfigError(str(e)) from None
     if config.get("clip"):
-        from vlmbias import clip
+        from vlmbias import clip_config as clip
 
         try:
             clip.check_config(config)
