@@ -36,23 +36,10 @@ def job_blocks(output: str, rule: str) -> list[str]:
 def paper_with_placeholders(tmp_path_factory):
     """config/paper.yaml with every dataset pointed at placeholder shard files (and the TextSpan
     text pool at a placeholder file)."""
+    from vlmbias.bench import paper_placeholders
+
     tmp = tmp_path_factory.mktemp("paper")
-    with open(ROOT / "config/paper.yaml") as f:
-        paper = yaml.safe_load(f)
-    datasets = {}
-    for name in dict.fromkeys(PAPER_DATASETS + list(paper["datasets"])):
-        d = tmp / "shards" / name
-        d.mkdir(parents=True)
-        for i in range(3):
-            (d / f"{i:05d}.tar").touch()
-        datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
-    extra = {"datasets": datasets}
-    if "textspan" in paper:
-        pool = tmp / "image_descriptions_general.txt"
-        pool.write_text("Photo taken in Spain\nA bowl\n")
-        extra["textspan"] = {"pool": str(pool)}
-    override = tmp / "shards.yaml"
-    override.write_text(yaml.safe_dump(extra))
+    override = paper_placeholders(tmp)
     return tmp, override
 
 

@@ -96,22 +96,38 @@ def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: fl
     return {"workdir": workdir, "wall_s": wall}
 
 
-def paper_dag(timeout: float = 1200) -> dict:
-    """Dry-run of config/paper.yaml on placeholder shards: (DAG time, jobs per rule)."""
+def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
+    """A config overlay pointing every dataset of config/paper.yaml (and the material's six) at
+    empty placeholder shards under ``tmp``, and the TextSpan text pool at a placeholder file:
+    enough for a dry run of the paper's DAG without the data."""
     import yaml
 
     from vlmbias.experiments import PAPER_DATASETS
 
+    tmp = pathlib.Path(tmp)
+    with open(ROOT / "config/paper.yaml") as f:
+        paper = yaml.safe_load(f)
+    datasets = {}
+    for name in dict.fromkeys(PAPER_DATASETS + list(paper["datasets"])):
+        d = tmp / "shards" / name
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            (d / f"{i:05d}.tar").touch()
+        datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
+    extra: dict = {"datasets": datasets}
+    if "textspan" in paper:
+        pool = tmp / "image_descriptions_general.txt"
+        pool.write_text("Photo taken in Spain\nA bowl\n")
+        extra["textspan"] = {"pool": str(pool)}
+    override = tmp / "shards.yaml"
+    override.write_text(yaml.safe_dump(extra))
+    return override
+
+
+def paper_dag(timeout: float = 1200) -> dict:
+    """Dry-run of config/paper.yaml on placeholder shards: (DAG time, jobs per rule)."""
     with tempfile.TemporaryDirectory(prefix="vlmbias-dag-") as tmp:
-        datasets = {}
-        for name in PAPER_DATASETS:
-            d = pathlib.Path(tmp, "shards", name)
-            d.mkdir(parents=True)
-            for i in range(3):
-                (d / f"{i:05d}.tar").touch()
-            datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
-        override = pathlib.Path(tmp, "shards.yaml")
-        override.write_text(yaml.safe_dump({"datasets": datasets}))
+        override = paper_placeholders(tmp)
         t0 = time.perf_counter()
         p = _snakemake(["-n", "--cores", "1", "--quiet", "rules", "--configfile",
                         str(ROOT / "config/paper.yaml"), str(override)], str(pathlib.Path(tmp, "work")),
