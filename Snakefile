@@ -2,6 +2,7 @@
 # Default config: the toy world (config/config.yaml). The material's protocol on real data:
 #   snakemake --configfile config/paper.yaml ...
 # (a --configfile replaces the default config instead of being merged into it).
+# The tables: vlmbias/tables/registry.yaml; each has a target rule of its own name.
 import os
 import sys
 
@@ -21,7 +22,7 @@ include: "rules/common.smk"
 include: "rules/toyworld.smk"
 include: "rules/sampling.smk"
 include: "rules/dataset_classification.smk"
-include: "rules/transfer.smk"
+include: "rules/ssl.smk"
 include: "rules/clip.smk"
 include: "rules/textspan.smk"
 include: "rules/report.smk"
@@ -42,4 +43,15 @@ rule all:
 # The shared CLIP stack alone: trained models, embedding caches, zero-shot accuracies.
 rule clip:
     input:
-        clip_targets(),
+        clip_spec.targets(config),
+
+
+# One target rule per table of the config, named by its id: `snakemake <table id>`.
+for _table in TABLES:
+
+    rule:
+        name:
+            _table
+        input:
+            table_files(_table),
+        localrule: True

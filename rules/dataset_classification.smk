@@ -1,20 +1,30 @@
-# Dataset classification (Liu & He): one training job per run, one target rule per table.
+# Dataset classification (Liu & He): one training job per run (vlmbias/dsc/plan.py says which
+# runs each table needs; runs shared by several tables are one job), one rule per kind of table.
+from vlmbias.dsc import plan as dsc_plan
+from vlmbias.dsc.spec import sample_datasets
+
+check_config(dsc_plan.check)
+DSC_RUNS = dsc_plan.dsc_runs(config)
+
+
+wildcard_constraints:
+    run=alternatives(DSC_RUNS),
 
 
 rule train_dsc:
     input:
-        dsc_run_indexes,
+        unpack(lambda wildcards: sample_inputs(sample_datasets(DSC_RUNS[wildcards.run]))),
     output:
         metrics="results/runs/dsc/{run}/metrics.json",
         model="results/runs/dsc/{run}/model.pt",
     params:
-        spec=dsc_run_spec,
-        sample_dirs=dsc_run_sample_dirs,
+        spec=lambda wildcards: DSC_RUNS[wildcards.run],
+        sample_dirs=lambda wildcards: sample_dirs(sample_datasets(DSC_RUNS[wildcards.run])),
     log:
         "logs/train_dsc/{run}.log",
     benchmark:
-        "benchmarks/train_dsc/{run}.tsv"
-    threads: dsc_train_threads
+        "benchmarks/dsc/train_dsc/{run}.tsv"
+    threads: train_threads
     resources:
         gpu=1,
         mem_mb=32000,
@@ -25,132 +35,54 @@ rule train_dsc:
         "../scripts/train_dsc.py"
 
 
-rule t01_combinations:
+# The tables whose rows are runs (t01-t07): the registry's writer of each (vlmbias/dsc/tables.py).
+rule dsc_table:
     input:
-        dsc_table_metrics("t01_combinations"),
+        metrics=lambda wildcards: dsc_plan.table_metrics(config, wildcards.table),
     output:
-        csv="results/tables/t01_combinations.csv",
-        md="results/tables/t01_combinations.md",
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
     params:
-        table_id="t01_combinations",
-        rows=dsc_table_rows("t01_combinations"),
+        table=lambda wildcards: wildcards.table,
+        rows=lambda wildcards: dsc_plan.param_rows(config, wildcards.table),
+    wildcard_constraints:
+        table=table_ids("dsc_table"),
     log:
-        "logs/tables/t01_combinations.log",
+        "logs/tables/{table}.log",
     benchmark:
-        "benchmarks/tables/t01_combinations.tsv"
+        "benchmarks/dsc/dsc_table/{table}.tsv"
     conda:
         "../envs/tables.yaml"
     script:
-        "../scripts/table_dsc.py"
+        "../scripts/table.py"
 
 
-# The other tables: the same rule with their own inputs and outputs.
-use rule t01_combinations as t02_architectures with:
-    input:
-        dsc_table_metrics("t02_architectures"),
+use rule dsc_table as dsc_figure_table with:
     output:
-        csv="results/tables/t02_architectures.csv",
-        md="results/tables/t02_architectures.md",
-    params:
-        table_id="t02_architectures",
-        rows=dsc_table_rows("t02_architectures"),
-    log:
-        "logs/tables/t02_architectures.log",
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+        png="results/figures/{table}.png",
+    wildcard_constraints:
+        table=table_ids("dsc_figure_table"),
     benchmark:
-        "benchmarks/tables/t02_architectures.tsv"
+        "benchmarks/dsc/dsc_figure_table/{table}.tsv"
 
 
-use rule t01_combinations as f03_model_size with:
+rule composition_table:
     input:
-        dsc_table_metrics("f03_model_size"),
+        indexes=lambda wildcards: sample_inputs(registry.table(wildcards.table).section(config)["datasets"])["indexes"],
     output:
-        csv="results/tables/f03_model_size.csv",
-        md="results/tables/f03_model_size.md",
-        png="results/figures/f03_model_size.png",
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
     params:
-        table_id="f03_model_size",
-        rows=dsc_table_rows("f03_model_size"),
+        table=lambda wildcards: wildcards.table,
+    wildcard_constraints:
+        table=table_ids("composition_table"),
     log:
-        "logs/tables/f03_model_size.log",
+        "logs/tables/{table}.log",
     benchmark:
-        "benchmarks/tables/f03_model_size.tsv"
-
-
-use rule t01_combinations as f04_train_images with:
-    input:
-        dsc_table_metrics("f04_train_images"),
-    output:
-        csv="results/tables/f04_train_images.csv",
-        md="results/tables/f04_train_images.md",
-        png="results/figures/f04_train_images.png",
-    params:
-        table_id="f04_train_images",
-        rows=dsc_table_rows("f04_train_images"),
-    log:
-        "logs/tables/f04_train_images.log",
-    benchmark:
-        "benchmarks/tables/f04_train_images.tsv"
-
-
-use rule t01_combinations as t05_augmentation with:
-    input:
-        dsc_table_metrics("t05_augmentation"),
-    output:
-        csv="results/tables/t05_augmentation.csv",
-        md="results/tables/t05_augmentation.md",
-    params:
-        table_id="t05_augmentation",
-        rows=dsc_table_rows("t05_augmentation"),
-    log:
-        "logs/tables/t05_augmentation.log",
-    benchmark:
-        "benchmarks/tables/t05_augmentation.tsv"
-
-
-use rule t01_combinations as t06_corruptions with:
-    input:
-        dsc_table_metrics("t06_corruptions"),
-    output:
-        csv="results/tables/t06_corruptions.csv",
-        md="results/tables/t06_corruptions.md",
-    params:
-        table_id="t06_corruptions",
-        rows=dsc_table_rows("t06_corruptions"),
-    log:
-        "logs/tables/t06_corruptions.log",
-    benchmark:
-        "benchmarks/tables/t06_corruptions.tsv"
-
-
-use rule t01_combinations as t07_pseudo_datasets with:
-    input:
-        dsc_table_metrics("t07_pseudo_datasets"),
-    output:
-        csv="results/tables/t07_pseudo_datasets.csv",
-        md="results/tables/t07_pseudo_datasets.md",
-    params:
-        table_id="t07_pseudo_datasets",
-        rows=dsc_table_rows("t07_pseudo_datasets"),
-    log:
-        "logs/tables/t07_pseudo_datasets.log",
-    benchmark:
-        "benchmarks/tables/t07_pseudo_datasets.tsv"
-
-
-rule t10_composition:
-    input:
-        composition_indexes,
-    output:
-        csv="results/tables/t10_composition.csv",
-        md="results/tables/t10_composition.md",
-    params:
-        datasets=lambda wildcards: config["dataset_classification"]["t10_composition"]["datasets"],
-        attributes=lambda wildcards: config["dataset_classification"]["t10_composition"].get("attributes"),
-    log:
-        "logs/tables/t10_composition.log",
-    benchmark:
-        "benchmarks/tables/t10_composition.tsv"
+        "benchmarks/dsc/composition_table/{table}.tsv"
     conda:
         "../envs/tables.yaml"
     script:
-        "../scripts/table_composition.py"
+        "../scripts/table.py"

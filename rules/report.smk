@@ -12,15 +12,15 @@ rule table_html:
         report_item("results/report/{table}.html", "{table}", "table"),
     params:
         table_id=lambda wildcards: wildcards.table,
-        title=lambda wildcards: vreport.title(wildcards.table),
-        category=lambda wildcards: vreport.category(wildcards.table),
+        title=lambda wildcards: registry.table(wildcards.table).title,
+        category=lambda wildcards: registry.category(wildcards.table),
         provenance=REPORT_PROVENANCE,
     wildcard_constraints:
-        table="[^/]+",
+        table=alternatives(TABLES),
     log:
         "logs/report/{table}.log",
     benchmark:
-        "benchmarks/report/{table}.tsv"
+        "benchmarks/report/table_html/{table}.tsv"
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -35,15 +35,15 @@ rule figure_report:
         report_item("results/report/{figure}.png", "{figure}", "figure"),
     params:
         table_id=lambda wildcards: wildcards.figure,
-        title=lambda wildcards: vreport.title(wildcards.figure),
-        category=lambda wildcards: vreport.category(wildcards.figure),
+        title=lambda wildcards: registry.table(registry.table_of(wildcards.figure)).title,
+        category=lambda wildcards: registry.category(wildcards.figure),
         provenance=REPORT_PROVENANCE,
     wildcard_constraints:
         figure="[^/]+",
     log:
         "logs/report/{figure}.png.log",
     benchmark:
-        "benchmarks/report/{figure}.png.tsv"
+        "benchmarks/report/figure_report/{figure}.tsv"
     localrule: True
     conda:
         "../envs/tables.yaml"

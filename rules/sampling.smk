@@ -5,20 +5,20 @@
 
 rule sample:
     input:
-        dataset_shards,
+        lambda wildcards: vconfig.dataset_shard_paths(config, wildcards.dataset),
     output:
         shards=directory("results/samples/{dataset}/shards"),
         index="results/samples/{dataset}/index.parquet",
         counts="results/samples/{dataset}/bad_input.json",
     params:
         sampling=config["sampling"],
-        splits=dataset_splits,
+        splits=lambda wildcards: config["datasets"][wildcards.dataset].get("splits"),
         seed=config["seed"],
         max_bad_fraction=config["max_bad_fraction"],
     log:
         "logs/sample/{dataset}.log",
     benchmark:
-        "benchmarks/sample/{dataset}.tsv"
+        "benchmarks/data/sample/{dataset}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

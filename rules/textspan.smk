@@ -1,22 +1,30 @@
 # TextSpan (Gandelsman, Efros, Steinhardt, ICLR 2024): exact head/token decomposition of a CLIP
 # ViT, mean-ablations (t18, f19), TextSpan head descriptions (t20), token heatmaps (f21) and the
 # Waterbirds place-head ablation (t22). One streaming decomposition pass per (CLIP, dataset);
-# everything after it reads the compact statistics, without the model (vlmbias/interpret.py).
+# the analyses after it read the compact statistics, without the model (vlmbias/textspan/).
+from vlmbias.textspan import plan as textspan_plan
+
+check_config(textspan_plan.check)
+TEXTSPAN = textspan_plan.section(config)
+TEXTSPAN_MODELS = textspan_plan.models(config)
+TEXTSPAN_DATASET = textspan_plan.dataset(config)
+WATERBIRDS_DATASET = textspan_plan.waterbirds_dataset(config)
 
 
 rule textspan_decompose:
     input:
-        unpack(textspan_model_inputs),
+        unpack(lambda wildcards: textspan_plan.model_inputs(config, wildcards.clip, wildcards.dataset)),
     output:
         "results/textspan/{clip}/{dataset}/decomposition.pt",
     params:
         spec=lambda wildcards: CLIP_MODELS[wildcards.clip],
+        sample_dir=lambda wildcards: sample_dir(wildcards.dataset),
         dataset_spec=lambda wildcards: config["datasets"][wildcards.dataset],
         textspan=TEXTSPAN,
     log:
         "logs/textspan_decompose/{clip}/{dataset}.log",
     benchmark:
-        "benchmarks/textspan_decompose/{clip}/{dataset}.tsv"
+        "benchmarks/textspan/textspan_decompose/{clip}/{dataset}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -30,7 +38,7 @@ rule textspan_decompose:
 
 rule textspan_pool:
     input:
-        unpack(textspan_pool_inputs),
+        unpack(lambda wildcards: textspan_plan.pool_inputs(config, wildcards.clip)),
     output:
         "results/textspan/{clip}/pool.pt",
     params:
@@ -39,7 +47,7 @@ rule textspan_pool:
     log:
         "logs/textspan_pool/{clip}.log",
     benchmark:
-        "benchmarks/textspan_pool/{clip}.tsv"
+        "benchmarks/textspan/textspan_pool/{clip}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -51,6 +59,31 @@ rule textspan_pool:
         "../scripts/textspan_pool.py"
 
 
+rule textspan_heatmaps:
+    input:
+        unpack(lambda wildcards: textspan_plan.model_inputs(config, wildcards.clip, TEXTSPAN_DATASET)),
+    output:
+        "results/textspan/{clip}/heatmaps.pt",
+    params:
+        spec=lambda wildcards: CLIP_MODELS[wildcards.clip],
+        sample_dir=sample_dir(TEXTSPAN_DATASET),
+        dataset_spec=config["datasets"].get(TEXTSPAN_DATASET, {}),
+        textspan=TEXTSPAN,
+    log:
+        "logs/textspan_heatmaps/{clip}.log",
+    benchmark:
+        "benchmarks/textspan/textspan_heatmaps/{clip}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../envs/clip.yaml"
+    script:
+        "../scripts/textspan_heatmaps.py"
+
+
 rule textspan_ablations:
     input:
         decomposition="results/textspan/{clip}/{dataset}/decomposition.pt",
@@ -59,7 +92,7 @@ rule textspan_ablations:
     log:
         "logs/textspan_ablations/{clip}/{dataset}.log",
     benchmark:
-        "benchmarks/textspan_ablations/{clip}/{dataset}.tsv"
+        "benchmarks/textspan/textspan_ablations/{clip}/{dataset}.tsv"
     threads: 1
     resources:
         mem_mb=16000,
@@ -72,7 +105,7 @@ rule textspan_ablations:
 
 rule textspan_heads:
     input:
-        decomposition=f"results/textspan/{{clip}}/{TEXTSPAN.get('dataset', 'none')}/decomposition.pt",
+        decomposition=f"results/textspan/{{clip}}/{TEXTSPAN_DATASET}/decomposition.pt",
         pool="results/textspan/{clip}/pool.pt",
     output:
         json="results/textspan/{clip}/heads.json",
@@ -82,7 +115,7 @@ rule textspan_heads:
     log:
         "logs/textspan_heads/{clip}.log",
     benchmark:
-        "benchmarks/textspan_heads/{clip}.tsv"
+        "benchmarks/textspan/textspan_heads/{clip}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -96,7 +129,7 @@ rule textspan_heads:
 
 rule textspan_waterbirds:
     input:
-        decomposition=f"results/textspan/{{clip}}/{TEXTSPAN.get('waterbirds', {}).get('dataset', 'none')}/decomposition.pt",
+        decomposition=f"results/textspan/{{clip}}/{WATERBIRDS_DATASET}/decomposition.pt",
         heads="results/textspan/{clip}/heads.json",
     output:
         "results/textspan/{clip}/waterbirds.json",
@@ -106,7 +139,7 @@ rule textspan_waterbirds:
     log:
         "logs/textspan_waterbirds/{clip}.log",
     benchmark:
-        "benchmarks/textspan_waterbirds/{clip}.tsv"
+        "benchmarks/textspan/textspan_waterbirds/{clip}.tsv"
     threads: 1
     resources:
         mem_mb=16000,
@@ -117,97 +150,79 @@ rule textspan_waterbirds:
         "../scripts/textspan_waterbirds.py"
 
 
-rule t18_textspan_mlp_ablation:
+# The tables: the registry's writer (vlmbias/textspan/tables.py) gets one result file per
+# TextSpan model, in textspan.models order.
+rule textspan_mlp_table:
     input:
-        runs=textspan_files("{dataset}/ablations.json"),
+        runs=textspan_plan.per_model(config, "results/textspan/{clip}/{dataset}/ablations.json"),
     output:
-        csv="results/tables/t18_textspan_mlp_ablation.csv",
-        md="results/tables/t18_textspan_mlp_ablation.md",
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
     params:
-        table_id="t18_textspan_mlp_ablation",
+        table=lambda wildcards: wildcards.table,
+    wildcard_constraints:
+        table=table_ids("textspan_mlp_table"),
     log:
-        "logs/tables/t18_textspan_mlp_ablation.log",
+        "logs/tables/{table}.log",
     benchmark:
-        "benchmarks/tables/t18_textspan_mlp_ablation.tsv"
+        "benchmarks/textspan/textspan_mlp_table/{table}.tsv"
     conda:
         "../envs/tables.yaml"
     script:
-        "../scripts/table_textspan.py"
+        "../scripts/table.py"
 
 
-use rule t18_textspan_mlp_ablation as f19_textspan_msa_ablation with:
+use rule textspan_mlp_table as textspan_msa_table with:
     output:
-        csv="results/tables/f19_textspan_msa_ablation.csv",
-        md="results/tables/f19_textspan_msa_ablation.md",
-        png="results/figures/f19_textspan_msa_ablation.png",
-    params:
-        table_id="f19_textspan_msa_ablation",
-    log:
-        "logs/tables/f19_textspan_msa_ablation.log",
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+        png="results/figures/{table}.png",
+    wildcard_constraints:
+        table=table_ids("textspan_msa_table"),
     benchmark:
-        "benchmarks/tables/f19_textspan_msa_ablation.tsv"
+        "benchmarks/textspan/textspan_msa_table/{table}.tsv"
 
 
-rule t20_textspan_heads:
+use rule textspan_mlp_table as textspan_waterbirds_table with:
     input:
-        runs=textspan_files("heads.json"),
-        indexes=textspan_dataset_index(),
+        runs=textspan_plan.per_model(config, "results/textspan/{clip}/waterbirds.json"),
+    wildcard_constraints:
+        table=table_ids("textspan_waterbirds_table"),
+    benchmark:
+        "benchmarks/textspan/textspan_waterbirds_table/{table}.tsv"
+
+
+use rule textspan_mlp_table as textspan_heatmaps_table with:
+    input:
+        runs=textspan_plan.per_model(config, "results/textspan/{clip}/heatmaps.pt"),
     output:
-        csv="results/tables/t20_textspan_heads.csv",
-        md="results/tables/t20_textspan_heads.md",
-        accuracy="results/tables/t20_textspan_heads_accuracy.csv",
-        png=textspan_model_figures("t20_textspan_heads"),
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+        png=textspan_plan.per_model(config, "results/figures/{{table}}_{clip}.png"),
     params:
-        table_id="t20_textspan_heads",
+        table=lambda wildcards: wildcards.table,
+        models=TEXTSPAN_MODELS,
+    wildcard_constraints:
+        table=table_ids("textspan_heatmaps_table"),
+    benchmark:
+        "benchmarks/textspan/textspan_heatmaps_table/{table}.tsv"
+
+
+use rule textspan_mlp_table as textspan_heads_table with:
+    input:
+        runs=textspan_plan.per_model(config, "results/textspan/{clip}/heads.json"),
+        index=f"{sample_dir(TEXTSPAN_DATASET)}/index.parquet",
+        shards=f"{sample_dir(TEXTSPAN_DATASET)}/shards",
+    output:
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+        accuracy="results/tables/{table}_accuracy.csv",
+        png=textspan_plan.per_model(config, "results/figures/{{table}}_{clip}.png"),
+    params:
+        table=lambda wildcards: wildcards.table,
         models=TEXTSPAN_MODELS,
         show_texts=TEXTSPAN.get("show_texts", 5),
-    log:
-        "logs/tables/t20_textspan_heads.log",
+    wildcard_constraints:
+        table=table_ids("textspan_heads_table"),
     benchmark:
-        "benchmarks/tables/t20_textspan_heads.tsv"
-    conda:
-        "../envs/tables.yaml"
-    script:
-        "../scripts/table_textspan.py"
-
-
-use rule t18_textspan_mlp_ablation as t22_textspan_waterbirds with:
-    input:
-        runs=textspan_files("waterbirds.json"),
-    output:
-        csv="results/tables/t22_textspan_waterbirds.csv",
-        md="results/tables/t22_textspan_waterbirds.md",
-    params:
-        table_id="t22_textspan_waterbirds",
-    log:
-        "logs/tables/t22_textspan_waterbirds.log",
-    benchmark:
-        "benchmarks/tables/t22_textspan_waterbirds.tsv"
-
-
-rule f21_token_heatmaps:
-    input:
-        unpack(textspan_heatmap_inputs),
-    output:
-        csv="results/tables/f21_token_heatmaps.csv",
-        md="results/tables/f21_token_heatmaps.md",
-        png=textspan_model_figures("f21_token_heatmaps"),
-    params:
-        models=TEXTSPAN_MODELS,
-        specs={m: CLIP_MODELS[m] for m in TEXTSPAN_MODELS},
-        weights=textspan_weight_list(),
-        dataset_spec=config["datasets"].get(TEXTSPAN.get("dataset"), {}),
-        textspan=TEXTSPAN,
-    log:
-        "logs/tables/f21_token_heatmaps.log",
-    benchmark:
-        "benchmarks/tables/f21_token_heatmaps.tsv"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=16000,
-        runtime=60,
-    conda:
-        "../envs/clip.yaml"
-    script:
-        "../scripts/textspan_heatmaps.py"
+        "benchmarks/textspan/textspan_heads_table/{table}.tsv"

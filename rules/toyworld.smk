@@ -1,17 +1,24 @@
-# The toy world: raw WebDataset shards of the six stand-in sources, generated procedurally.
+# The toy world: raw WebDataset shards of the stand-in sources, generated procedurally
+# (vlmbias/toyworld/), for the datasets the config points at a toy source (`toy:`).
+TOY_SOURCES = vconfig.toy_sources(config)
+TOY = config.get("toyworld") or {}
+
+
+wildcard_constraints:
+    source=alternatives(TOY_SOURCES),
 
 
 rule toyworld:
     output:
-        toy_shard_outputs(),
+        [f"results/toyworld/{{source}}/{i:05d}.tar" for i in range(TOY.get("n_shards", 0))],
     params:
-        n_images=toy_n_images,
-        image_size=config["toyworld"]["image_size"] if "toyworld" in config else 0,
-        seed=config["toyworld"].get("seed", 0) if "toyworld" in config else 0,
+        n_images=lambda wildcards: vconfig.toy_n_images(config, wildcards.source),
+        image_size=TOY.get("image_size", 0),
+        seed=TOY.get("seed", 0),
     log:
         "logs/toyworld/{source}.log",
     benchmark:
-        "benchmarks/toyworld/{source}.tsv"
+        "benchmarks/data/toyworld/{source}.tsv"
     threads: 1
     resources:
         mem_mb=1000,

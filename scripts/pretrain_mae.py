@@ -5,9 +5,10 @@ import sys
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
-from vlmbias import smk, transfer  # noqa: E402
+from vlmbias.core import smk  # noqa: E402
+from vlmbias.dsc.mae import pretrain_mae  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-transfer.pretrain_mae(snakemake.params.spec, dict(snakemake.params.sample_dirs),
-                      snakemake.output.encoder, snakemake.output.metrics, log=log.info)
+pretrain_mae(snakemake.params.spec, dict(snakemake.params.sample_dirs), snakemake.output.encoder,
+             snakemake.output.metrics, log=log.info)

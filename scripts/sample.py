@@ -4,12 +4,13 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
-from vlmbias import sampling, smk  # noqa: E402
+from vlmbias.core import smk  # noqa: E402
+from vlmbias.shards.sampler import sample_dataset  # noqa: E402
 
 log = smk.setup(snakemake)
 cfg = snakemake.params.sampling
-out_dir = os.path.dirname(snakemake.output.index)
-index = sampling.sample_dataset(
+out_dir = os.path.dirname(snakemake.output.index)  # writes shards/, index.parquet, bad_input.json there
+index = sample_dataset(
     snakemake.wildcards.dataset, list(snakemake.input), out_dir,
     n_train=int(cfg["n_train"]), n_val=int(cfg["n_val"]), seed=int(snakemake.params.seed),
     max_side=int(cfg["max_side"]), max_bad_fraction=float(snakemake.params.max_bad_fraction),

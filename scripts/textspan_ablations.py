@@ -5,8 +5,9 @@ import sys
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
-from vlmbias import interpret, smk  # noqa: E402
+from vlmbias.core import smk  # noqa: E402
+from vlmbias.textspan.analyses import run_ablations  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-interpret.run_ablations(snakemake.input.decomposition, snakemake.output[0], log=log.info)
+run_ablations(snakemake.input.decomposition, snakemake.output[0], log=log.info)

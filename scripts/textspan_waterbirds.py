@@ -5,9 +5,10 @@ import sys
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
-from vlmbias import interpret, smk  # noqa: E402
+from vlmbias.core import smk  # noqa: E402
+from vlmbias.textspan.analyses import run_waterbirds  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-interpret.run_waterbirds(snakemake.input.decomposition, snakemake.input.heads, snakemake.params.waterbirds,
-                         snakemake.params.seed, snakemake.output[0], log=log.info)
+run_waterbirds(snakemake.input.decomposition, snakemake.input.heads, snakemake.params.waterbirds,
+               snakemake.params.seed, snakemake.output[0], log=log.info)

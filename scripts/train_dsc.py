@@ -5,9 +5,10 @@ import sys
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
-from vlmbias import dsc, smk  # noqa: E402
+from vlmbias.core import smk  # noqa: E402
+from vlmbias.dsc.run import run  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-dsc.run(snakemake.params.spec, dict(snakemake.params.sample_dirs), snakemake.output.metrics,
-        snakemake.output.model, progress=True, log=log.info)
+run(snakemake.params.spec, dict(snakemake.params.sample_dirs), snakemake.output.metrics,
+    snakemake.output.model, progress=True, log=log.info)

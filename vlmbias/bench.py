@@ -5,8 +5,10 @@
                                                     # the toy DAG from scratch, timed
     python -m vlmbias.bench dag                     # DAG building of config/paper.yaml
 
-``summarise``: each rule writes ``benchmarks/<rule>/<job>.tsv``; prints, per rule, the number of
-jobs, the summed and the largest wall time (s) and the peak max_rss (MB), then per rule family.
+``summarise``: each rule writes ``benchmarks/<family>/<rule>/<job>.tsv`` (the family: ``data``,
+``clip``, ``report`` or a table family of the registry: ``dsc``, ``textspan``...); prints, per
+rule, the number of jobs, the summed and the largest wall time (s) and the peak max_rss (MB),
+then per family.
 ``run``: runs the default toy config (or the given config files) from scratch in a fresh
 directory, then prints the summary and the total wall time. ``dag``: a dry-run of
 ``config/paper.yaml`` with every dataset pointed at placeholder shard files (the material's full
@@ -25,42 +27,27 @@ import tempfile
 import time
 
 import pandas as pd
+import yaml
+
+from vlmbias.dsc.spec import PAPER_DATASETS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# rule -> family; tables go by their id (vlmbias.report.family)
-RULE_FAMILIES = {"toyworld": "data", "sample": "data", "train_dsc": "dsc", "pretrain_mae": "dsc",
-                 "probe": "dsc", "table_html": "report", "figure_report": "report"}
-
-
-def rule_family(rule: str) -> str:
-    from vlmbias import report
-
-    if rule in RULE_FAMILIES:
-        return RULE_FAMILIES[rule]
-    if rule.startswith(("train_clip", "embed_clip", "zeroshot_clip")):
-        return "clip"
-    if rule.startswith("textspan"):
-        return "textspan"
-    return report.family(rule)
 
 
 def _rows(root: str) -> pd.DataFrame:
     rows = []
-    for tsv in sorted(pathlib.Path(root).glob("*/*.tsv")):
+    for tsv in sorted(pathlib.Path(root).rglob("*.tsv")):
+        family, rule, *job = tsv.relative_to(root).with_suffix("").parts
         b = pd.read_csv(tsv, sep="\t")
-        rows.append({"rule": tsv.parent.name, "job": tsv.stem, "s": float(b["s"].iloc[-1]),
+        rows.append({"family": family, "rule": rule, "job": "/".join(job), "s": float(b["s"].iloc[-1]),
                      "max_rss": float(pd.to_numeric(b["max_rss"], errors="coerce").iloc[-1])})
     if not rows:
         raise SystemExit(f"no benchmark files under {root}/")
-    df = pd.DataFrame(rows)
-    # table jobs share a folder (benchmarks/tables/<id>.tsv): their id says the family
-    df["family"] = [rule_family(j) if r == "tables" else "report" if r == "report" else rule_family(r)
-                    for r, j in zip(df["rule"], df["job"])]
-    return df
+    return pd.DataFrame(rows)
 
 
 def summarise(root: str = "benchmarks") -> pd.DataFrame:
-    """Per benchmark folder (rule): jobs, summed and largest wall time, peak RSS."""
+    """Per rule: jobs, summed and largest wall time, peak RSS."""
     df = _rows(root)
     out = df.groupby("rule").agg(jobs=("job", "count"), total_s=("s", "sum"), max_s=("s", "max"),
                                  peak_rss_mb=("max_rss", "max")).reset_index()
@@ -71,7 +58,7 @@ def summarise(root: str = "benchmarks") -> pd.DataFrame:
 
 
 def by_family(root: str = "benchmarks") -> pd.DataFrame:
-    """Per rule family (data, dsc, clip, textspan, b2t, ..., report): jobs and wall time."""
+    """Per family (data, clip, dsc, textspan, ..., report): jobs and wall time."""
     df = _rows(root)
     return (df.groupby("family").agg(jobs=("job", "count"), total_s=("s", "sum"),
                                      max_s=("s", "max")).reset_index()
@@ -100,10 +87,6 @@ def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
     """A config overlay pointing every dataset of config/paper.yaml (and the material's six) at
     empty placeholder shards under ``tmp``, and the TextSpan text pool at a placeholder file:
     enough for a dry run of the paper's DAG without the data."""
-    import yaml
-
-    from vlmbias.experiments import PAPER_DATASETS
-
     tmp = pathlib.Path(tmp)
     with open(ROOT / "config/paper.yaml") as f:
         paper = yaml.safe_load(f)

@@ -1,0 +1,155 @@
+"""Runs and table rows derived from config: t01 has 23 distinct runs, t02 five, shared YCD."""
+
+import copy
+
+import pytest
+import yaml
+
+from vlmbias.dsc import plan as P
+from vlmbias.dsc import spec as S
+from vlmbias.tables import registry
+
+with open("config/config.yaml") as f:
+    TOY = yaml.safe_load(f)
+with open("config/paper.yaml") as f:
+    PAPER = yaml.safe_load(f)
+
+
+@pytest.mark.parametrize("cfg", [TOY, PAPER], ids=["toy", "paper"])
+def test_t01_rows_and_runs(cfg):
+    rows = P.table_rows(cfg, "t01_combinations")
+    assert len(rows) == 24  # 20 three-way + the nested 3/4/5/6-way panel (YCD appears in both)
+    assert [r["combination"] for r in rows[:4]] == ["YCD", "YCW", "YCL", "YCI"]
+    assert [r["combination"] for r in rows[20:]] == ["YCD", "YCDW", "YCDWL", "YCDWLI"]
+    assert len({r["run"] for r in rows}) == 23
+    assert rows[0]["run"] == rows[20]["run"]
+
+
+@pytest.mark.parametrize("cfg", [TOY, PAPER], ids=["toy", "paper"])
+def test_t02_shares_the_convnext_run_with_t01(cfg):
+    t02 = P.table_rows(cfg, "t02_architectures")
+    assert [r["key"] for r in t02] == ["alexnet", "vgg16", "resnet50", "vit_s", "convnext_t"]
+    assert len({r["run"] for r in t02}) == 5
+    t01_runs = {r["run"] for r in P.table_rows(cfg, "t01_combinations")}
+    assert t02[-1]["run"] in t01_runs
+
+
+def test_paper_specs_carry_the_paper_recipe():
+    spec = P.dsc_runs(PAPER)["yfcc+cc+datacomp__convnext_t__n1000000"]
+    assert spec["classes"] == ["Y", "C", "D"]
+    r = spec["recipe"]
+    assert (r["lr"], r["weight_decay"], r["betas"], r["batch_size"]) == (1e-3, 0.3, [0.9, 0.95], 4096)
+    assert r["samples_seen"] == 93_600 * 4096 and r["input_size"] == 224
+
+
+def test_model_input_size_override():
+    spec = P.dsc_runs(TOY)["yfcc+cc+datacomp__alexnet__n400"]
+    assert spec["recipe"]["input_size"] == 64 and "input_size" not in spec["model"]
+
+
+def test_unknown_names_are_named():
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["t02_architectures"]["models"].append("resnet51")
+    with pytest.raises(S.PlanError, match="resnet51"):
+        P.dsc_runs(cfg)
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["t02_architectures"]["datasets"] = ["yfcc", "flickr"]
+    with pytest.raises(S.PlanError, match="flickr"):
+        P.dsc_runs(cfg)
+
+
+def test_run_id_changes_with_settings():
+    a = S.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t")
+    b = S.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", n_train=100)
+    assert a["run_id"] != b["run_id"]
+
+
+def run_tables(cfg):
+    return [t for rule in P.RUN_RULES for t in registry.enabled(cfg, rule=rule)]
+
+
+# The toy recipe is t05's "crop" column (no RandAugment, no Mixup/CutMix): those three cells are
+# the plain runs of the same size, so the toy DAG has three runs fewer than the paper's 68 - 2.
+@pytest.mark.parametrize("cfg,n", [(TOY, 63), (PAPER, 68)], ids=["toy", "paper"])
+def test_all_dsc_runs(cfg, n):
+    runs = P.dsc_runs(cfg)
+    assert len(runs) == n
+    counts = {t: len({r["run"] for r in P.table_rows(cfg, t)}) for t in run_tables(cfg)}
+    assert counts == {"t01_combinations": 23, "t02_architectures": 5,
+                      "f03_model_size": 5 if cfg is TOY else 9, "f04_train_images": 6,
+                      "t05_augmentation": 12, "t06_corruptions": 9,
+                      "t07_pseudo_datasets": 8}
+
+
+def test_preset_equal_to_recipe_is_the_default_run():
+    rows = P.table_rows(TOY, "t05_augmentation")
+    crop = {r["paper_size"]: r["run"] for r in rows if r["augmentation"] == "crop"}
+    plain = {r["paper_size"]: r["run"] for r in P.table_rows(TOY, "f04_train_images")
+             if r["model"] == "ConvNeXt-T"}
+    assert crop == plain  # same recipe, same run id, one job
+    assert all("__aug-" not in r for r in crop.values())
+    # in the paper config "crop" differs from the recipe (RandAug, Mixup/CutMix on): its own runs
+    assert all("__aug-crop" in r["run"] for r in P.table_rows(PAPER, "t05_augmentation")
+               if r["augmentation"] == "crop")
+
+
+def test_null_sweep_points_are_left_out():
+    cfg = copy.deepcopy(TOY)
+    t05 = cfg["dataset_classification"]["t05_augmentation"]
+    t05["sizes"]["10K"] = None
+    t05["presets"]["crop_randaug"] = None
+    rows = P.table_rows(cfg, "t05_augmentation")
+    assert len(rows) == 3 * 2
+    assert {r["paper_size"] for r in rows} == {"100K", "1M"}
+    assert "crop_randaug" not in {r["augmentation"] for r in rows}
+    t05["sizes"] = {"10K": None}
+    with pytest.raises(S.PlanError, match="null"):
+        P.table_rows(cfg, "t05_augmentation")
+
+
+def test_shared_runs_across_tables():
+    runs = {t: {r["run"] for r in P.table_rows(PAPER, t)} for t in run_tables(PAPER)}
+    ycd = "yfcc+cc+datacomp__convnext_t__n1000000"
+    for t in ("t01_combinations", "t02_architectures", "f03_model_size", "f04_train_images",
+              "t05_augmentation"):
+        assert ycd in runs[t], t
+    assert "yfcc+cc+datacomp__convnext_t__n1000000__corr-blur_3" in runs["t06_corruptions"]
+    # t06's "none" row is the plain YCD run
+    assert ycd in runs["t06_corruptions"]
+
+
+def test_pseudo_dataset_views():
+    rows = P.table_rows(PAPER, "t07_pseudo_datasets")
+    spec = rows[0]["spec"]
+    assert [v["part"] for v in spec["views"]] == [0, 1, 2]
+    assert {v["dataset"] for v in spec["views"]} == {"yfcc"} and spec["classes"] == ["Y0", "Y1", "Y2"]
+    assert S.sample_datasets(spec) == ["yfcc"]
+    cfg = copy.deepcopy(PAPER)
+    cfg["dataset_classification"]["t07_pseudo_datasets"]["sizes"]["1M"] = 400_000
+    with pytest.raises(S.PlanError, match="per part of 3"):
+        P.dsc_runs(cfg)
+
+
+def test_corruption_and_aug_resolved_into_spec():
+    spec = S.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", aug="no_aug", corruption="blur_3")
+    assert spec["corruption"] == {"type": "gaussian_blur", "radius": 0.4}
+    assert spec["recipe"]["augment"]["random_crop"] is False and spec["recipe"]["augment"]["mixup"] == 0
+    with pytest.raises(S.PlanError, match="fog"):
+        S.run_spec(TOY, ["yfcc"], "convnext_t", corruption="fog")
+
+
+def test_probe_jobs_share_one_forward_pass_per_encoder():
+    """t09 on the paper protocol: six encoders, each ONE probe job whose heads are the sweep of
+    blocks 8-10 x base lr 0.1-0.3 (MAE's lr = blr x batch / 256); t08: one head per MAE."""
+    from vlmbias.dsc import ssl_plan
+
+    runs = ssl_plan.probe_runs(PAPER)
+    t09 = [r for r in runs.values() if r["task"]["kind"] == "labeled"]
+    assert len(t09) == 6 and len(runs) == 8
+    for r in t09:
+        assert [(h["layer"], h["blr"]) for h in r["heads"]] == [(l, b) for l in (8, 9, 10) for b in (0.1, 0.2, 0.3)]
+        assert [h["lr"] for h in r["heads"][:3]] == pytest.approx([b * 16384 / 256 for b in (0.1, 0.2, 0.3)])
+        assert len({h["id"] for h in r["heads"]}) == 9
+    assert all(len(r["heads"]) == 1 for r in runs.values() if r["task"]["kind"] == "dsc")
+    rows = registry.rows("t09_transfer", TOY)
+    assert len({r["run"] for r in rows}) == len(rows) == 6

@@ -1,0 +1,384 @@
+"""Tests of vlmbias.shards.reader and .writer: pattern expansion, tar scanning, bad-input counting, reading, writing."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tarfile
+import tracemalloc
+
+import pytest
+from PIL import Image
+
+from shardutil import assert_balanced, image_bytes, make_dataset, sample, write_shard
+from vlmbias.shards.reader import (
+    REASONS,
+    BadInputCounter,
+    BadInputError,
+    ImageDecodeError,
+    ShardError,
+    decode_image,
+    expand_shards,
+    iter_samples,
+    read_member,
+    scan_shard,
+)
+from vlmbias.shards.writer import ShardWriter
+
+
+def scan_all(paths, read_json=True):
+    """Scan shards, count every yielded sample as used; return (refs, report)."""
+    counter = BadInputCounter()
+    refs = []
+    for path in paths:
+        for ref in scan_shard(str(path), counter, read_json=read_json):
+            counter.use(ref.shard)
+            refs.append(ref)
+    report = counter.to_dict()
+    assert_balanced(report)
+    return refs, report, counter
+
+
+# --------------------------------------------------------------------------- expand_shards
+
+
+def test_expand_braces_globs_dedup_order(tmp_path):
+    for i in range(4):
+        (tmp_path / f"{i:05d}.tar").write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    d = str(tmp_path)
+    got = expand_shards([f"{d}/{{00002..00003}}.tar", f"{d}/*.tar", f"{d}/00001.tar"])
+    assert got == [f"{d}/00002.tar", f"{d}/00003.tar", f"{d}/00000.tar", f"{d}/00001.tar"]
+    assert expand_shards(f"{d}/0000[13].tar") == [f"{d}/00001.tar", f"{d}/00003.tar"]
+    assert expand_shards(f"{d}/*") == [f"{d}/{i:05d}.tar" for i in range(4)]  # folders left out
+
+
+def test_expand_errors_name_the_path(tmp_path):
+    d = str(tmp_path)
+    (tmp_path / "00000.tar").write_bytes(b"")
+    with pytest.raises(ShardError, match=r"does not exist: .*00001\.tar \(from pattern"):
+        expand_shards(f"{d}/{{00000..00001}}.tar")
+    with pytest.raises(ShardError, match=r"glob matches no file: .*/nothing-\*\.tar"):
+        expand_shards([f"{d}/00000.tar", f"{d}/nothing-*.tar"])
+    with pytest.raises(ShardError, match="is not a file"):
+        expand_shards(d)
+    with pytest.raises(ShardError, match="no shard paths"):
+        expand_shards([])
+    with pytest.raises(ShardError, match="no shard paths"):
+        expand_shards(f"{d}/x-*.tar", must_exist=False)
+    assert issubclass(ShardError, ValueError)
+    # without must_exist, plain paths are kept as they are
+    kept = expand_shards(f"{d}/{{00000..00001}}.tar", must_exist=False)
+    assert kept == [f"{d}/00000.tar", f"{d}/00001.tar"]
+
+
+# --------------------------------------------------------------------------- ShardWriter
+
+
+def test_writer_deterministic_rolling_and_offsets(tmp_path):
+    samples = [(f"k{i:03d}", sample(i, 20 + i, 16, "JPEG" if i % 2 else "PNG")) for i in range(7)]
+
+    def write(folder):
+        with ShardWriter(str(tmp_path / folder / "train-%05d.tar"), maxcount=3) as w:
+            for key, members in samples:
+                w.write(key, members)
+        return w
+
+    a, b = write("a"), write("b")
+    assert [os.path.basename(p) for p in a.paths] == ["train-00000.tar", "train-00001.tar", "train-00002.tar"]
+    assert a.count == 7 and len(a.records) == 7
+    for pa, pb in zip(a.paths, b.paths):
+        assert open(pa, "rb").read() == open(pb, "rb").read()
+    with tarfile.open(a.paths[0]) as tf:
+        infos = tf.getmembers()
+    assert [i.name for i in infos] == ["k000.png", "k000.txt", "k000.json", "k001.jpg", "k001.txt",
+                                       "k001.json", "k002.png", "k002.txt", "k002.json"]
+    assert {(i.mtime, i.uid, i.gid, i.uname, i.gname, i.mode) for i in infos} == {(0, 0, 0, "", "", 0o644)}
+    for rec, (key, members) in zip(a.records, samples):
+        assert rec.key == key and rec.shard == a.paths[int(key[1:]) // 3]
+        assert read_member(rec.shard, rec.offset, rec.size) == members[rec.ext]
+    with pytest.raises(ValueError, match="closed"):
+        a.write("k999", {"png": b"x"})
+
+
+def test_writer_rejects_keys_that_would_not_read_back(tmp_path):
+    with ShardWriter(str(tmp_path / "x.tar")) as w:
+        for key, ext in (("a.b", "png"), ("", "png"), ("a", ""), ("a", "x/y")):
+            with pytest.raises(ValueError):
+                w.write(key, {ext: b"1"})
+        with pytest.raises(ValueError, match="no members"):
+            w.write("a", {})
+    with pytest.raises(ValueError, match="%d"):
+        ShardWriter(str(tmp_path / "fixed.tar"), maxcount=5)
+
+
+def test_read_member_short_read(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"0123456789")
+    assert read_member(str(path), 2, 3) == b"234"
+    with pytest.raises(ShardError, match="f.bin"):
+        read_member(str(path), 8, 5)
+
+
+# --------------------------------------------------------------------------- scan_shard
+
+
+def test_scan_good_shard(tmp_path):
+    (path,) = make_dataset(tmp_path, 1, 5)
+    refs, report, _ = scan_all([path])
+    assert [r.key for r in refs] == [f"00000{j:04d}" for j in range(5)]
+    assert refs[1].image_ext == "jpg" and refs[0].image_ext == "png"
+    assert list(refs[0].members) == ["png", "txt", "json"]
+    assert refs[2].meta == {"label": 2, "idx": 2}
+    off, size = refs[3].members["txt"]
+    assert read_member(path, off, size) == b"caption 3"
+    assert report["seen"] == report["used"] == 5 and report["skipped"] == 0
+    refs_nojson, _, _ = scan_all([path], read_json=False)
+    assert all(r.meta is None for r in refs_nojson)
+
+
+def test_scan_groups_like_webdataset(tmp_path):
+    """Directory part kept in the key, extension case folded, odd members ignored."""
+    path = tmp_path / "odd.tar"
+    with tarfile.open(path, "w") as tf:
+        def add(name, data=b"x"):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        dir_info = tarfile.TarInfo("d")
+        dir_info.type = tarfile.DIRTYPE
+        tf.addfile(dir_info)
+        add("d/a.JPG", image_bytes(8, 8, "JPEG"))
+        add("d/a.seg.png")  # extension "seg.png": not an image member
+        add("README")  # no extension: ignored, does not split the sample
+        add("d/a.cls", b"3")
+        add("d/b.cls", b"4")  # a sample with no image
+        add("._c.jpg")  # hidden file: ignored
+    refs, report, _ = scan_all([path])
+    assert [(r.key, list(r.members)) for r in refs] == [("d/a", ["jpg", "seg.png", "cls"])]
+    assert report["skipped_by_reason"]["missing_image"] == 1 and report["seen"] == 2
+
+
+def test_scan_bad_samples_each_counted_under_its_reason(tmp_path):
+    path = str(tmp_path / "bad.tar")
+    good = sample(0)
+    write_shard(path, [
+        ("a0", good),
+        ("a1", {"txt": b"no image here", "json": b"{}"}),
+        ("a2", {"png": image_bytes(8, 8), "json": b"[1, 2]"}),  # json list, not an object
+        ("a3", {"png": image_bytes(8, 8), "json": b"{not json"}),
+        ("a4", {"png": b"these bytes are no image", "txt": b"c"}),
+        ("a5", {"png": image_bytes(8, 8), "json": b"\xff\xfe\x00"}),
+        ("a6", good),
+    ])
+    refs, report, counter = scan_all([path])
+    assert [r.key for r in refs] == ["a0", "a4", "a6"]  # undecodable bytes are found only when decoding
+    assert report["skipped_by_reason"] == {**dict.fromkeys(REASONS, 0), "missing_image": 1, "bad_json": 3}
+    assert report["seen"] == 7 and report["used"] == 3
+
+    counter = BadInputCounter()
+    got = list(iter_samples(path, counter))
+    report = counter.to_dict()
+    assert_balanced(report)
+    assert [s["key"] for s in got] == ["a0", "a6"]
+    assert report["skipped_by_reason"]["undecodable_image"] == 1
+    assert report["shards_with_skips"][0]["shard"] == path
+    assert report["shards_with_skips"][0]["skipped"] == {
+        "missing_image": 1, "bad_json": 3, "undecodable_image": 1}
+
+
+def _tar_with(tmp_path, n):
+    path = str(tmp_path / "t.tar")
+    records = write_shard(path, [(f"s{i}", sample(i, 30, 30)) for i in range(n)])
+    return path, records
+
+
+@pytest.mark.parametrize("where", ["image_data", "json_data", "header", "boundary", "padding"])
+def test_scan_truncated_tar_keeps_complete_samples(tmp_path, where):
+    path, records = _tar_with(tmp_path, 6)
+    infos = []
+    with tarfile.open(path) as tf:
+        infos = tf.getmembers()
+    json3 = next(i for i in infos if i.name == "s3.json")
+    cut = {
+        "image_data": records[3].offset + records[3].size // 2,  # inside s3's image
+        "json_data": json3.offset_data + 3,  # inside s3's last member
+        "header": records[3].offset - 512 + 100,  # inside s3's image header
+        "boundary": records[3].offset - 512,  # right before s3: no end-of-archive blocks
+        "padding": records[4].offset - 512 - 100,  # s3's json complete, its padding cut
+    }[where]
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+    refs, report, _ = scan_all([path])
+    # A cut header hides whose member it was: the sample being read (s2) is skipped too.
+    complete = 2 if where in ("header", "boundary") else 3
+    assert [r.key for r in refs] == ["s0", "s1", "s2"][:complete]
+    assert report["skipped_by_reason"]["truncated_tar"] == 1
+    assert report["seen"] == complete + 1 and report["used"] == complete
+    assert report["shards_with_skips"][0]["detail"]
+
+
+def test_scan_corrupt_header_mid_file(tmp_path):
+    path, records = _tar_with(tmp_path, 5)
+    header = records[2].offset - 512
+    with open(path, "r+b") as f:  # overwrite s2's image header with garbage (bad checksum)
+        f.seek(header)
+        f.write(b"\x01" * 512)
+    refs, report, _ = scan_all([path])
+    assert [r.key for r in refs] == ["s0"]  # s1 was being read when the break came: skipped too
+    assert report["skipped_by_reason"]["truncated_tar"] == 1
+
+
+def test_scan_zeroed_block_mid_file_is_not_a_clean_end(tmp_path):
+    path, records = _tar_with(tmp_path, 4)
+    with open(path, "r+b") as f:
+        f.seek(records[2].offset - 512)
+        f.write(b"\x00" * 512)
+    refs, report, _ = scan_all([path])
+    assert [r.key for r in refs] == ["s0"]
+    assert report["skipped_by_reason"]["truncated_tar"] == 1
+
+
+def test_scan_unreadable_shards(tmp_path):
+    good, _ = _tar_with(tmp_path, 2)
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"this is not a tar file at all\n" * 100)
+    gz = tmp_path / "compressed.tar"
+    gz.write_bytes(gzip.compress(open(good, "rb").read()))
+    paths = [good, str(empty), str(garbage), str(gz)]
+    refs, report, counter = scan_all(paths)
+    assert len(refs) == 2
+    assert report["skipped_by_reason"]["unreadable_shard"] == 3
+    assert report["seen"] == 5 and report["n_shards"] == 4 and report["n_unreadable_shards"] == 3
+    details = {r["shard"]: r["detail"] for r in report["shards_with_skips"]}
+    assert details[str(empty)] == "zero-byte file"
+    assert "gzip" in details[str(gz)] and "not a tar" in details[str(garbage)]
+    with pytest.raises(BadInputError, match=r"3 of 4 shards unreadable.*compressed\.tar"):
+        counter.check(0.5, "scan test")
+
+
+def test_scan_memory_does_not_keep_members(tmp_path):
+    """tarfile keeps a list of all members unless told otherwise: peak memory must stay flat."""
+    small = make_dataset(tmp_path / "small", 1, 200, members_of=lambda i: {"png": b"p", "txt": b"t"})
+    large = make_dataset(tmp_path / "large", 1, 3200, members_of=lambda i: {"png": b"p", "txt": b"t"})
+
+    def peak(paths):
+        counter = BadInputCounter()
+        tracemalloc.start()
+        for ref in scan_shard(paths[0], counter, read_json=False):
+            counter.use(ref.shard)
+        result = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert counter.used == counter.seen
+        return result
+
+    peak(small)  # warm-up: imports, caches
+    p_small, p_large = peak(small), peak(large)
+    assert p_large < 1.5 * p_small + 64 * 1024, (p_small, p_large)
+    with tarfile.open(large[0]) as tf:  # the control: tarfile's own member list is far larger
+        tracemalloc.start()
+        tf.getmembers()
+        control = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert control > 1.5 * p_small + 64 * 1024
+
+
+# --------------------------------------------------------------------------- iter_samples, decode
+
+
+def test_iter_samples_streams_dicts(tmp_path):
+    paths = make_dataset(tmp_path, 2, 3)
+    counter = BadInputCounter()
+    got = list(iter_samples(f"{tmp_path}/{{00000..00001}}.tar", counter))
+    assert [s["key"] for s in got] == [f"0000{s}000{j}" for s in (0, 1) for j in range(3)]
+    first = got[1]
+    assert first["shard"] == paths[0] and first["ext"] == "jpg"
+    assert isinstance(first["image"], Image.Image) and first["image"].mode == "RGB"
+    assert first["image"].size == (40, 30)
+    assert first["caption"] == "caption 1" and first["meta"] == {"label": 1, "idx": 1}
+    raw = list(iter_samples(paths, BadInputCounter(), decode=False))
+    assert raw[0]["image"] == image_bytes(24, 16, "PNG", seed=0)
+    report = counter.to_dict()
+    assert_balanced(report)
+    assert report["used"] == 6 and report["n_shards"] == 2
+
+
+def test_iter_samples_no_caption_and_early_stop(tmp_path):
+    path = str(tmp_path / "x.tar")
+    write_shard(path, [(f"k{i}", {"webp": image_bytes(10, 12, "WEBP")}) for i in range(4)])
+    counter = BadInputCounter()
+    it = iter_samples(path, counter)
+    s = next(it)
+    assert s["caption"] is None and s["meta"] is None and s["ext"] == "webp" and s["image"].size == (10, 12)
+    it.close()  # a consumer that stops early leaves balanced counts
+    assert counter.seen == counter.used == 1
+    assert_balanced(counter.to_dict())
+
+
+def test_decode_image():
+    rgba = io.BytesIO()
+    Image.new("RGBA", (5, 6), (1, 2, 3, 4)).save(rgba, format="PNG")
+    gray = image_bytes(7, 3, "JPEG")
+    assert decode_image(rgba.getvalue()).mode == "RGB"
+    assert decode_image(gray).size == (7, 3)
+    with pytest.raises(ImageDecodeError):
+        decode_image(b"not an image")
+    with pytest.raises(ImageDecodeError):
+        decode_image(gray[: len(gray) // 2])  # truncated jpeg
+
+
+# --------------------------------------------------------------------------- BadInputCounter
+
+
+def test_counter_check_threshold_and_message():
+    counter = BadInputCounter()
+    for shard, n_bad in (("/data/a.tar", 0), ("/data/b.tar", 3), ("/data/c.tar", 1)):
+        for i in range(10):
+            counter.seen_sample(shard)
+            if i < n_bad:
+                counter.skip(shard, "undecodable_image" if i else "truncated_tar")
+            else:
+                counter.use(shard)
+    counter.check(0.2, "toy")  # 4/30 = 13% passes
+    with pytest.raises(BadInputError) as e:
+        counter.check(0.1, "reading toy")
+    msg = str(e.value)
+    assert "reading toy" in msg and "max_bad_fraction=0.1" in msg and "4 of 30 samples" in msg
+    assert msg.index("/data/b.tar") < msg.index("/data/c.tar")  # worst first
+    assert "/data/b.tar (truncated_tar=1, undecodable_image=2)" in msg and "/data/a.tar" not in msg
+    report = counter.to_dict()
+    assert_balanced(report)
+    assert report["skipped"] == 4 and report["n_shards"] == 3
+    assert [r["shard"] for r in report["shards_with_skips"]] == ["/data/b.tar", "/data/c.tar"]
+    with pytest.raises(ValueError):
+        counter.check(1.5, "x")
+    with pytest.raises(ValueError, match="unknown skip reason"):
+        counter.skip("/data/a.tar", "cosmic_rays")
+
+
+def test_counter_unreadable_share_and_identity(tmp_path):
+    counter = BadInputCounter()
+    for i in range(9):
+        counter.add_shard(f"/d/{i}.tar")
+        for _ in range(100):
+            counter.seen_sample(f"/d/{i}.tar")
+            counter.unsample(f"/d/{i}.tar")
+    counter.seen_sample("/d/broken.tar")
+    counter.skip("/d/broken.tar", "unreadable_shard", detail="zero-byte file")
+    counter.check(0.1, "x")  # 1 of 10 shards: not above 10%
+    with pytest.raises(BadInputError,
+                       match=r"1 of 10 shards unreadable.*/d/broken.tar \(unreadable_shard=1: zero-byte"):
+        counter.check(0.05, "x")  # but 1 of 901 samples alone would pass
+    out = tmp_path / "bad.json"
+    counter.write(str(out), extra={"dataset": "d"})
+    data = json.loads(out.read_text())
+    assert data["dataset"] == "d" and data["unsampled"] == 900 and data["n_unreadable_shards"] == 1
+    counter.seen_sample("/d/0.tar")  # a sample met but never accounted for
+    with pytest.raises(ShardError, match="do not add up"):
+        counter.to_dict()
+    with pytest.raises(ShardError, match="do not add up"):
+        counter.check(1.0, "x")

@@ -1,0 +1,79 @@
+"""The training loop: a killed run resumes from its checkpoint and ends with the same metrics
+as an uninterrupted one; metrics.json holds what the tables need."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vlmbias.dsc import run as dsc
+
+STABLE = lambda m: {k: v for k, v in m.items() if k != "run_info"}  # noqa: E731
+
+
+# one intra-op thread, as the subprocess below: float reductions then match bit for bit
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def run_in_process(spec, dirs, out):
+    os.makedirs(out, exist_ok=True)
+    return dsc.run(spec, dirs, os.path.join(out, "metrics.json"), os.path.join(out, "model.pt"),
+                   progress=False, log=lambda *_: None)
+
+
+def test_metrics_contents(tiny_samples, tiny_spec, tmp_path):
+    dirs = tiny_samples
+    m = run_in_process(tiny_spec, dirs, str(tmp_path / "run"))
+    assert set(m) >= {"val_acc", "train_acc", "confusion_matrix", "loss_curve", "samples_seen",
+                      "run_info", "seed", "config", "epoch_loss"}
+    assert m["samples_seen"] == 1800 and m["steps"] == 60 and m["epochs"] == 10  # 180 images, batch 30
+    assert sum(map(sum, m["confusion_matrix"])) == m["n_val"] == 72
+    assert m["train_acc_images"] == 180
+    assert m["run_info"]["device"] == "cpu"
+    assert not os.path.exists(tmp_path / "run" / "checkpoint.pt")  # removed once complete
+    with open(tmp_path / "run" / "metrics.json") as f:
+        assert json.load(f)["val_acc"] == m["val_acc"]
+
+
+def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path):
+    dirs = tiny_samples
+    reference = run_in_process(tiny_spec, dirs, str(tmp_path / "uninterrupted"))
+
+    out = tmp_path / "killed"
+    out.mkdir()
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps({"spec": tiny_spec, "dirs": dirs}))
+    code = ("import json,sys,torch; from vlmbias.dsc import run as dsc; a=json.load(open(sys.argv[1])); "
+            "torch.set_num_threads(1); "
+            "dsc.run(a['spec'], a['dirs'], sys.argv[2]+'/metrics.json', sys.argv[2]+'/model.pt', "
+            "progress=False, log=lambda *_: None)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(spec_file), str(out)])
+    ckpt = out / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "no checkpoint written before the kill"
+    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+
+    resumed = run_in_process(tiny_spec, dirs, str(out))
+    assert resumed["run_info"]["resumed_from_epoch"] >= 1
+    assert STABLE(resumed) == STABLE(reference)
+
+
+def test_checkpoint_of_another_config_is_ignored(tiny_samples, tiny_spec, tmp_path):
+    import torch
+
+    dirs = tiny_samples
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"version": 1, "run_hash": "someone-else", "model": {}}, out / "checkpoint.pt")
+    logs = []
+    dsc.run(tiny_spec, dirs, str(out / "metrics.json"), str(out / "model.pt"), progress=False,
+            log=logs.append)
+    assert any("different configuration" in line for line in logs)

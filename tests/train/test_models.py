@@ -1,0 +1,59 @@
+"""Model factory: every architecture of t02 builds from config, at paper and toy scale."""
+
+import pytest
+import torch
+
+from vlmbias.train import models
+from vlmbias.train.models import ModelSpecError, build_model, count_params
+
+TOY = {
+    "convnext_t": ({"builder": "timm", "arch": "convnext_tiny",
+                    "kwargs": {"dims": [16, 32, 64, 128], "depths": [1, 1, 2, 1]}}, 32),
+    "alexnet": ({"builder": "torchvision", "arch": "alexnet", "width": 0.25}, 64),
+    "vgg16": ({"builder": "timm", "arch": "vgg16", "width": 0.125}, 32),
+    "resnet50": ({"builder": "timm", "arch": "resnet50",
+                  "kwargs": {"channels": [16, 32, 64, 128], "stem_width": 16}}, 32),
+    "vit_s": ({"builder": "timm", "arch": "vit_small_patch16_224",
+               "kwargs": {"patch_size": 4, "embed_dim": 96, "depth": 4, "num_heads": 3}}, 32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOY))
+def test_toy_models_forward(name):
+    spec, size = TOY[name]
+    m = build_model(spec, num_classes=3, input_size=size)
+    assert models.smoke_forward(m, size).shape == (2, 3)
+    assert count_params(m) < 4_000_000  # CPU-sized
+
+
+def test_paper_models_are_the_library_models():
+    # Exact parameter counts of the real architectures with a 3-way head.
+    n = count_params(build_model({"arch": "convnext_tiny"}, 3, 224))
+    assert n == 27_822_435  # the research notes' count for ConvNeXt-T, 3 classes
+    vgg = build_model({"arch": "vgg16"}, 3, 224)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vgg.modules())  # VGG-16 w/o BN
+    alex = build_model({"builder": "torchvision", "arch": "alexnet"}, 3, 224)
+    assert type(alex).__module__.startswith("torchvision")
+    assert alex.classifier[-1].out_features == 3
+
+
+def test_smallest_convnext_is_about_7k_params():
+    spec = {"arch": "convnext_tiny", "kwargs": {"dims": [10, 10, 10, 10], "depths": [1, 1, 1, 1]}}
+    assert count_params(build_model(spec, 3, 32)) == 7_373
+
+
+def test_vit_gets_input_size():
+    m = build_model({"arch": "vit_small_patch16_224", "kwargs": {"patch_size": 4, "embed_dim": 48,
+                     "depth": 1, "num_heads": 3}}, 3, 24)
+    assert models.smoke_forward(m, 24).shape == (2, 3)
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ({"arch": "no_such_model"}, "no model named"),
+    ({"builder": "keras", "arch": "x"}, "unknown model builder"),
+    ({"arch": "resnet50", "width": 0.5}, "width"),
+    ({}, "arch"),
+])
+def test_bad_specs(spec, msg):
+    with pytest.raises(ModelSpecError, match=msg):
+        build_model(spec, 3, 32)

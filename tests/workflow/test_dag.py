@@ -1,0 +1,191 @@
+"""The DAG, built by Snakemake itself (dry runs): the paper protocol's jobs, GPU tags, and
+config errors stopping the run before any job with a message naming the culprit."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from vlmbias.tables import registry
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+with open(ROOT / "config/paper.yaml") as _f:
+    PAPER = yaml.safe_load(_f)
+
+
+def snakemake(*args, workdir, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--cores", "2", *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if check and p.returncode:
+        raise AssertionError(f"snakemake failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M)}
+
+
+def job_blocks(output: str, rule: str) -> list[str]:
+    return re.findall(rf"^rule {rule}:\n(.*?)(?=^\[|^rule |\Z)", output, flags=re.S | re.M)
+
+
+# What a dry-run of each table's target builds on config/paper.yaml (placeholder shards): the
+# material's protocol. Every table of the registry must be here (a new table adds its line).
+PAPER_JOBS = {
+    "t01_combinations": {"sample": 6, "train_dsc": 23, "dsc_table": 1},
+    "t02_architectures": {"sample": 3, "train_dsc": 5, "dsc_table": 1},
+    "f03_model_size": {"sample": 3, "train_dsc": 9, "dsc_figure_table": 1},
+    "f04_train_images": {"sample": 3, "train_dsc": 6, "dsc_figure_table": 1},
+    "t05_augmentation": {"sample": 3, "train_dsc": 12, "dsc_table": 1},
+    "t06_corruptions": {"sample": 3, "train_dsc": 9, "dsc_table": 1},
+    "t07_pseudo_datasets": {"sample": 1, "train_dsc": 8, "dsc_table": 1},
+    # t08: the supervised ViT-B run, two MAEs and their probes; t09: four dataset-classification
+    # ViTs + random + the MAE reference, each ONE probe job for its 3 layers x 3 base lrs
+    "t08_mae_linear_probe": {"sample": 4, "train_dsc": 1, "pretrain_mae": 2, "probe": 2, "mae_probe_table": 1},
+    "t09_transfer": {"sample": 6, "train_dsc": 4, "pretrain_mae": 1, "probe": 6, "transfer_table": 1},
+    "t10_composition": {"sample": 6, "composition_table": 1},
+    # three pretrained LAION-2B CLIPs (nothing trained); ImageNet val and Waterbirds test sampled
+    "t18_textspan_mlp_ablation": {"sample": 1, "textspan_decompose": 3, "textspan_ablations": 3,
+                                  "textspan_mlp_table": 1},
+    "f19_textspan_msa_ablation": {"sample": 1, "textspan_decompose": 3, "textspan_ablations": 3,
+                                  "textspan_msa_table": 1},
+    "t20_textspan_heads": {"sample": 1, "textspan_decompose": 3, "textspan_pool": 3, "textspan_heads": 3,
+                           "textspan_heads_table": 1},
+    "f21_token_heatmaps": {"sample": 1, "textspan_heatmaps": 3, "textspan_heatmaps_table": 1},
+    "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
+                                "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
+}
+CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds"}  # + every table rule
+
+
+def test_every_table_is_expected():
+    assert set(PAPER_JOBS) == set(registry.ids())
+
+
+@pytest.mark.parametrize("table", registry.ids())
+def test_paper_dag(paper_with_placeholders, table):
+    """Each table's target builds exactly its jobs; the rule the registry names writes it; GPU
+    rules carry gpu=1, the others none; real shards are read where they are (nothing generated)."""
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", table, "--configfile", str(ROOT / "config/paper.yaml"), str(override),
+                  workdir=tmp / f"work-{table}")
+    counts = job_counts(p.stdout)
+    expected = PAPER_JOBS[table]
+    assert counts == {**expected, table: 1, "total": sum(expected.values()) + 1}
+    t = registry.table(table)
+    (writer,) = job_blocks(p.stdout, t.rule)
+    for path in [f"results/tables/{table}.csv", f"results/tables/{table}.md", *t.figure_paths(PAPER)]:
+        assert path in writer, (path, writer)
+    assert not re.search(r"\bgpu=", writer)
+    for rule in expected:
+        gpu = rule not in CPU_RULES and not rule.endswith("_table")
+        for b in job_blocks(p.stdout, rule):
+            assert bool(re.search(r"resources: .*\bgpu=1\b", b)) == gpu, (rule, b)
+    if "train_dsc" in expected:
+        assert all(re.search(r"__n\d+", b) for b in job_blocks(p.stdout, "train_dsc"))
+    if "t09" in table:  # one probe job per encoder, on the labeled task (its heads: test_dsc_plan.py)
+        assert all(re.search(r"output: results/runs/probe/\S+__labels-imagenet/", b)
+                   for b in job_blocks(p.stdout, "probe"))
+    sample = job_blocks(p.stdout, "sample")[0]
+    assert str(tmp / "shards") in sample
+
+
+def test_paper_dag_all(paper_with_placeholders):
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", "--configfile", str(ROOT / "config/paper.yaml"), str(override), workdir=tmp / "work-all")
+    counts = job_counts(p.stdout)
+    assert counts["train_dsc"] == 68 and counts["sample"] == 8 and "toyworld" not in counts
+    assert counts["table_html"] == len(registry.ids())
+
+
+def test_toy_dag(tmp_path):
+    p = snakemake("-n", workdir=tmp_path)
+    counts = job_counts(p.stdout)
+    tables = registry.ids()  # the default config asks for every table
+    writers = {}
+    for t in tables:
+        writers[registry.table(t).rule] = writers.get(registry.table(t).rule, 0) + 1
+    # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP;
+    # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
+    jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
+            "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
+            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 1, "zeroshot_clip": 1,
+            "table_html": len(tables), "figure_report": 2 + 3, **writers}  # report pages: one per table/figure
+    assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
+
+
+def write_config(tmp_path, mutate):
+    with open(ROOT / "config/config.yaml") as f:
+        cfg = yaml.safe_load(f)
+    mutate(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.parametrize("mutate,needle", [
+    (lambda c: c["sampling"].update(n_trian=5), "n_trian"),                      # unknown key
+    (lambda c: c["train"].update(lr="fast"), "fast"),                            # wrong type
+    (lambda c: c["train"]["augment"].update(mixup="yes"), "yes"),                # nested wrong type
+    (lambda c: c.update(sampeling={}), "sampeling"),                             # unknown top-level key
+    (lambda c: c["dataset_classification"]["t02_architectures"].update(datasets=["yfcc", "flickr"]),
+     "flickr"),                                                                  # unresolvable dataset
+    (lambda c: c["datasets"].update(mine={"shards": "/nonexistent/{0..3}.tar"}), "/nonexistent/0.tar"),
+    (lambda c: c["datasets"].update(mine={"toy": "flickr"}), "flickr"),
+    (lambda c: c["textspan"].update(models=["vit_z"]), "vit_z"),                 # not a clip model
+    (lambda c: c["textspan"].update(pool="/nonexistent/pool.txt"), "/nonexistent/pool.txt"),
+    (lambda c: c["textspan"]["waterbirds"].update(dataset="birds"), "birds"),
+    (lambda c: c["ssl"]["t09_transfer"].update(task="flickr"), "flickr"),
+    (lambda c: c["clip"]["models"].update(big={"open_clip": "ViT-Q-99"}), "ViT-Q-99"),
+])
+def test_config_errors_stop_before_any_job(tmp_path, mutate, needle):
+    cfg = write_config(tmp_path, mutate)
+    p = snakemake("--configfile", str(cfg), workdir=tmp_path / "work", check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    assert needle in out, out[-2000:]
+    assert not (tmp_path / "work" / "results").exists()
+
+
+@pytest.mark.parametrize("table", registry.ids())
+def test_every_table_section_is_closed(tmp_path, table):
+    """A misspelt key in the config section of any table stops the run, naming the key."""
+    def mutate(c):
+        registry.table(table).section(c)[f"{table[:3]}_misspelt"] = 1
+
+    cfg = write_config(tmp_path, mutate)
+    p = snakemake("--configfile", str(cfg), workdir=tmp_path / "work", check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and f"{table[:3]}_misspelt" in out, out[-2000:]
+    assert not (tmp_path / "work" / "results").exists()
+
+
+# --- the shared CLIP stack (rules/clip.smk) ------------------------------------------------------
+
+def test_paper_clip_dag(paper_with_placeholders):
+    """Pretrained LAION-2B models: nothing trained; every (model, dataset, split) embedded once."""
+    tmp, override = paper_with_placeholders
+    p = snakemake("-n", "clip", "--configfile", str(ROOT / "config/paper.yaml"), str(override),
+                  workdir=tmp / "work-clip")
+    counts = job_counts(p.stdout)
+    assert counts == {"sample": 3, "embed_clip": 3 * 7, "zeroshot_clip": 3, "clip": 1, "total": 28}
+    for rule in ("embed_clip", "zeroshot_clip"):
+        for b in job_blocks(p.stdout, rule):
+            assert re.search(r"resources: .*\bgpu=1\b", b), b
+    assert "celeba/train.npz" in p.stdout and "vit_h14_laion2b/waterbirds/test.npz" in p.stdout
+
+
+def test_toy_clip_dag(tmp_path):
+    p = snakemake("-n", "clip", workdir=tmp_path)
+    counts = job_counts(p.stdout)
+    # toy sources imagenet, waterbirds, celeba, webpairs; one trained CLIP
+    assert counts == {"toyworld": 4, "sample": 4, "train_clip": 1, "embed_clip": 7, "zeroshot_clip": 1,
+                      "clip": 1, "total": 18}
+    (train,) = job_blocks(p.stdout, "train_clip")
+    assert re.search(r"resources: .*\bgpu=1\b", train) and "results/clip/toy_vit/model.pt" in train

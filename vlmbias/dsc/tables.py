@@ -1,0 +1,205 @@
+"""The dataset-classification tables (t01-t10) and their figures, written from the runs' metrics.
+
+Each writer takes a :class:`vlmbias.tables.registry.TableJob`: the table id, its rule's declared
+inputs (run metrics, probe metrics, sample indexes) and outputs (csv, md, png), the rule's params
+(the table's rows, from ``vlmbias.dsc.plan``) and the config.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from vlmbias.core.io import read_jsons
+from vlmbias.dsc import figures
+from vlmbias.dsc.composition import composition_table
+from vlmbias.shards.sampler import load_index
+from vlmbias.tables import registry
+from vlmbias.tables.registry import TableJob
+from vlmbias.tables.write import data_description, value_or_nan, write_table
+
+ROW_KEYS = ("key", "chance", "run", "spec")  # every row holds these; its other keys are settings
+
+
+def load_metrics(paths) -> dict[str, dict]:
+    """Dataset-classification metrics by run id."""
+    return {m["run_id"]: m for m in read_jsons(paths)}
+
+
+def accuracy_frame(job: TableJob, metrics: dict[str, dict], extra: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per table row: its setting columns, the reproduced and reported accuracy (%),
+    chance, and the run that produced it. ``extra`` maps a column name to a metrics key."""
+    records = []
+    for row in job.params.rows:
+        m = metrics.get(row["run"])
+        if m is None:
+            raise KeyError(f"{job.id}: no metrics for run {row['run']}")
+        rec = {c: v for c, v in row.items() if c not in ROW_KEYS}
+        rec["reproduced_acc"] = round(float(m["val_acc"]), 2)
+        rec["reported_acc"] = value_or_nan(registry.reported_value(job.id, row["key"]))
+        rec["chance"] = round(float(row["chance"]), 2)
+        for col, key in (extra or {}).items():
+            rec[col] = m[key]
+        rec["key"] = row["key"]
+        rec["run"] = row["run"]
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def _notes(job: TableJob, metrics: dict[str, dict]) -> list[str]:
+    any_m = metrics[job.params.rows[0]["run"]]
+    rec = any_m["config"]["recipe"]
+    return [
+        f"Data: {data_description(job.config)}.",
+        f"Budget: {any_m['samples_seen']} samples seen per run (the same for every row, as in the "
+        f"paper), batch {rec['batch_size']}, input {rec['input_size']} px.",
+        "reproduced: computed by this workflow; reported: the material's value; "
+        "chance = 100 / number of classes.",
+    ]
+
+
+def _write(job: TableJob, df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    return df
+
+
+def write_accuracy(job: TableJob) -> pd.DataFrame:
+    """t01, t05: validation accuracy of each row's run."""
+    metrics = load_metrics(job.input.metrics)
+    return _write(job, accuracy_frame(job, metrics), _notes(job, metrics))
+
+
+def write_architectures(job: TableJob) -> pd.DataFrame:
+    """t02: accuracy and parameter count per architecture."""
+    metrics = load_metrics(job.input.metrics)
+    return _write(job, accuracy_frame(job, metrics, {"params": "params"}), _notes(job, metrics))
+
+
+def write_model_size(job: TableJob) -> pd.DataFrame:
+    """f03: accuracy against parameters; the reported points are the models the config maps
+    to the paper's (``reported_as``)."""
+    metrics = load_metrics(job.input.metrics)
+    df = accuracy_frame(job, metrics, {"params": "params"})
+    labels = job.table.section(job.config).get("reported_as") or {}
+    df["reported_acc"] = [registry.reported_value(job.id, labels[m]) if m in labels else float("nan")
+                          for m in df["model"]]
+    df.insert(1, "paper_point", [labels.get(m, "") for m in df["model"]])
+    _write(job, df, _notes(job, metrics))
+    figures.plot_model_size(df, job.output.png, job.id, data_description(job.config),
+                            registry.reported_value(job.id, "points"))
+    return df
+
+
+def write_train_images(job: TableJob) -> pd.DataFrame:
+    """f04: accuracy against training images per dataset."""
+    metrics = load_metrics(job.input.metrics)
+    df = _write(job, accuracy_frame(job, metrics), _notes(job, metrics))
+    figures.plot_train_images(df, job.output.png, job.id, data_description(job.config), job.table.reported)
+    return df
+
+
+def write_corruptions(job: TableJob) -> pd.DataFrame:
+    """t06: one corruption at a time, on training and validation images."""
+    metrics = load_metrics(job.input.metrics)
+    notes = _notes(job, metrics) + [
+        "Each corruption is applied to training AND validation images after decoding, "
+        "before the recipe's transforms (see vlmbias/train/corruptions.py)."]
+    return _write(job, accuracy_frame(job, metrics), notes)
+
+
+def loss_ratio(metrics: dict, frac: float = 0.1) -> float:
+    """Mean loss over the last ``frac`` of the loss curve divided by the mean over the first
+    ``frac``: below 1 the loss went down."""
+    losses = [v for _, v in metrics["loss_curve"]]
+    k = max(1, int(round(len(losses) * frac)))
+    head, tail = sum(losses[:k]) / k, sum(losses[-k:]) / k
+    return tail / head
+
+
+def write_pseudo_datasets(job: TableJob) -> pd.DataFrame:
+    """t07: training accuracy (clean pass), validation accuracy, and "fail" when the loss did
+    not decrease: final smoothed loss (mean of the last 10% of the curve) not below
+    ``fail_loss_ratio`` x the initial one (mean of the first 10%)."""
+    metrics = load_metrics(job.input.metrics)
+    fail_ratio = float(job.table.section(job.config).get("fail_loss_ratio", 0.95))
+    records = []
+    for row in job.params.rows:
+        m = metrics[row["run"]]
+        ratio = loss_ratio(m)
+        records.append({c: v for c, v in row.items() if c not in ROW_KEYS} | {
+            "reproduced_train_acc": "fail" if ratio >= fail_ratio else round(float(m["train_acc"]), 2),
+            "reported_train_acc": registry.reported_value(job.id, row["key"]),
+            "train_acc": round(float(m["train_acc"]), 2),
+            "reproduced_val_acc": round(float(m["val_acc"]), 2),
+            "reported_val_acc": registry.reported_value(job.id, "val_acc"),
+            "loss_ratio": round(ratio, 4), "chance": round(float(row["chance"]), 2),
+            "run": row["run"]})
+    notes = _notes(job, metrics) + [
+        f"fail: the loss did not decrease, i.e. the mean loss over the last 10% of "
+        f"training is not below {fail_ratio} x the mean over the first 10% "
+        f"(loss_ratio column). train_acc is a clean pass (eval transform) over the "
+        f"training images."]
+    return _write(job, pd.DataFrame.from_records(records), notes)
+
+
+def write_composition(job: TableJob) -> pd.DataFrame:
+    """t10: group shares per dataset from the sampled images' metadata."""
+    section = job.table.section(job.config)
+    indexes = {d: load_index(os.path.dirname(p)) for d, p in zip(section["datasets"], job.input.indexes)}
+    df = composition_table(indexes, section.get("attributes"))
+    notes = [f"Data: {data_description(job.config)}; shares are over each dataset's sampled images "
+             "(a seeded uniform sample of its shards).",
+             "least_group: the most under-represented value (or pair of values) present; "
+             "values that never occur cannot be counted.",
+             "The material's examples (other datasets, for reference): " + "; ".join(
+                 f"{e['dataset']}: {e['group']} only make up {e['share']}%"
+                 for e in registry.reported_value(job.id, "examples")) + "."]
+    return _write(job, df, notes)
+
+
+def _probe_accuracies(job: TableJob) -> dict[str, dict]:
+    """Probe head id -> (validation accuracy, number of classes), over the probe jobs' metrics."""
+    return {h["id"]: (h["val_acc"], m["num_classes"]) for m in read_jsons(job.input.probes) for h in m["heads"]}
+
+
+def _transfer_notes(job: TableJob, notes: list[str]) -> list[str]:
+    return [f"Data: {data_description(job.config)}."] + notes + [
+        "reproduced: computed by this workflow; reported: the material's value."]
+
+
+def write_mae_probe(job: TableJob) -> pd.DataFrame:
+    """t08: one row per case (a supervised run, or a linear probe of an MAE encoder)."""
+    dsc, probes = load_metrics(job.input.dsc), _probe_accuracies(job)
+    records: list[dict[str, Any]] = []
+    for row in registry.rows(job.id, job.config):
+        acc = dsc[row["run"]]["val_acc"] if row["kind"] == "dsc" else probes[row["head"]][0]
+        records.append({"case": row["case"], "reproduced_acc": round(float(acc), 2),
+                        "reported_acc": registry.reported_value(job.id, row["key"]),
+                        "chance": round(row["chance"], 2), "run": row["head"] if row["kind"] == "probe" else row["run"]})
+    notes = ["Probe: frozen encoder, class token through the final norm, BatchNorm without affine "
+             "+ linear head, LARS (MAE's linear-probe recipe; budget in config ssl.probe)."]
+    return _write(job, pd.DataFrame.from_records(records), _transfer_notes(job, notes))
+
+
+def write_transfer(job: TableJob) -> pd.DataFrame:
+    """t09: one row per pre-training, the best head of its probe sweep."""
+    probes = _probe_accuracies(job)
+    records = []
+    for row in registry.rows(job.id, job.config):
+        sweep = {(h["layer"], h["blr"]): probes[h["id"]][0] for h in row["heads"]}
+        (layer, blr), best = max(sweep.items(), key=lambda kv: kv[1])
+        k = probes[row["heads"][0]["id"]][1]
+        records.append({
+            "pretraining": row["pretraining"], "reproduced_acc": round(float(best), 2),
+            "reported_acc": registry.reported_value(job.id, row["key"]),
+            "best_layer": layer, "best_blr": blr, "chance": round(100.0 / k, 2),
+            "sweep": "; ".join(f"L{l}/blr{b:g}: {v:.1f}" for (l, b), v in sorted(sweep.items())),
+            "encoder": row["encoder"]["id"]})
+    notes = ["reproduced_acc: the best linear-probe accuracy over the sweep of probe layer x base lr "
+             "(the paper searches layer {8, 9, 10} x blr {0.1, 0.2, 0.3} likewise).",
+             "Deviation: the paper probes the epoch-250 checkpoint; this probes the final one.",
+             f"MoCo v3 (reported {registry.reported_value(job.id, 'mocov3')}) is a reference the workflow "
+             "does not train."]
+    return _write(job, pd.DataFrame.from_records(records), _transfer_notes(job, notes))

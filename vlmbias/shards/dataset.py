@@ -1,0 +1,124 @@
+"""Map-style datasets over sampled shards.
+
+The sampler's index parquet records, for every sampled image, the tar it was written to and
+the byte offset and size of the image member. A training run therefore reads images by random
+access (no per-epoch tar streaming, exact seeded shuffling, exact resume), and a small sample
+(the toy world) is simply held in memory as encoded bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from vlmbias.shards.reader import ShardError, decode_image, read_member
+from vlmbias.shards.sampler import load_index, split_frame
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: str      # absolute tar path
+    offset: int
+    size: int
+    label: int
+
+
+def records_for(views: Sequence[dict], sample_dirs: Mapping[str, str], split: str,
+                n: int | None = None) -> list[ImageRecord]:
+    """Records of one split for a dataset-classification run: the label of an image is the
+    index of its view in ``views``. A view is a whole sampled dataset (``part`` None) or the
+    images of it whose rank is ``part`` mod ``parts`` (disjoint pseudo-datasets of one source);
+    ``n`` takes the first n of each view by rank (a seeded random order)."""
+    out: list[ImageRecord] = []
+    for label, v in enumerate(views):
+        d = sample_dirs[v["dataset"]]
+        frame = split_frame(load_index(d), split)
+        if v.get("parts"):
+            frame = frame[frame["rank"] % v["parts"] == v["part"]]
+        if n is not None:
+            if n > len(frame):
+                raise ShardError(f"{v['dataset']}: {len(frame)} {split} images available for "
+                                 f"view {v}, {n} asked for; sample it with a larger n_{split}")
+            frame = frame.iloc[:n]
+        out += [ImageRecord(os.path.join(d, r.shard), int(r.offset), int(r.size), label)
+                for r in frame.itertuples(index=False)]
+    return out
+
+
+def labeled_split(sample_dir: str, split: str, limit: int | None = None,
+                  require_labels: bool = True) -> tuple[list[ImageRecord], pd.DataFrame]:
+    """The images of one split of a sampled (labeled) dataset, in rank order: records whose
+    label is the image's json ``label``, and their index rows. ``limit`` keeps the first ones.
+    An image without a label is an error naming the folder (``require_labels``), else label -1;
+    a split with no images is an error naming the splits there are."""
+    index = load_index(sample_dir)
+    if not (index["split"] == split).any():
+        raise ShardError(f"{sample_dir}: no {split!r} images in index.parquet "
+                         f"(splits there: {sorted(index['split'].unique())})")
+    rows = split_frame(index, split)
+    if limit:
+        rows = rows.iloc[:limit].reset_index(drop=True)
+    missing = rows["label"].isna()
+    if require_labels and missing.any():
+        raise ShardError(f"{sample_dir} {split}: {int(missing.sum())} images have no integer 'label' "
+                         "in their json metadata; a labeled task needs one")
+    labels = rows["label"].fillna(-1).astype(int).tolist()
+    records = [ImageRecord(os.path.join(sample_dir, r.shard), int(r.offset), int(r.size), label)
+               for r, label in zip(rows.itertuples(index=False), labels)]
+    return records, rows
+
+
+class ShardImageDataset(Dataset):
+    """Images read by offset from sampled tars, decoded with the project's one decoder.
+
+    ``cache_images`` keeps each decoded image in memory after its first read (worth it when the
+    whole sample fits, as in the toy world: a training run then decodes every image once, not
+    once per epoch). Cached images are shared, never modified: every transform returns a new one. ``pre_transform`` runs on the decoded PIL image
+    before ``transform`` (corruptions that must hit train and val alike); with
+    ``pre_transform_seed`` its randomness is fixed per image (validation sets).
+    """
+
+    def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
+                 cache_images: bool = False, pre_transform: Callable | None = None,
+                 pre_transform_seed: int | None = None):
+        self.records = list(records)
+        self.transform = transform
+        self.pre_transform = pre_transform
+        self.pre_transform_seed = pre_transform_seed
+        self._cache: dict[int, Image.Image] | None = {} if cache_images else None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def raw(self, i: int) -> bytes:
+        r = self.records[i]
+        return read_member(r.path, r.offset, r.size)
+
+    def image(self, i: int) -> Image.Image:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img = decode_image(self.raw(i))
+        if self._cache is not None:
+            self._cache[i] = img
+        return img
+
+    def __getitem__(self, i: int):
+        img = self.image(i)
+        if self.pre_transform is not None:
+            if self.pre_transform_seed is None:
+                img = self.pre_transform(img)
+            else:  # a fixed draw per image (validation sets)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self.pre_transform_seed * 1_000_003 + i)
+                    img = self.pre_transform(img)
+        x = self.transform(img) if self.transform is not None else img
+        return x, self.records[i].label
+
+    def labels(self) -> torch.Tensor:
+        return torch.tensor([r.label for r in self.records], dtype=torch.long)

@@ -1,0 +1,526 @@
+"""The one reader of WebDataset tar shards in the project (``vlmbias.shards.writer`` writes them).
+
+Shard format (what img2dataset writes): an uncompressed tar whose members are
+grouped into samples by key. The key of a member is its name up to the first
+'.' of its basename (the directory part is kept), the extension is the rest,
+lower-cased; members of one sample are consecutive (the webdataset
+convention). A sample has an image member (``jpg``, ``jpeg``, ``png`` or
+``webp``; the first one met is *the* image), an optional ``txt`` caption
+(utf-8) and an optional ``json`` metadata object (``label``, ``split`` and any
+other attribute). Other extensions are listed in ``SampleRef.members`` but
+never read. Members without an extension, hidden files and non-regular
+members (directories, links) are ignored and do not start a new sample.
+
+Bad input is skipped and counted, never silently, by a
+:class:`BadInputCounter` with one of the reasons in :data:`REASONS`:
+
+``unreadable_shard``
+    zero-byte file, not a tar, compressed tar, file that cannot be opened. Its
+    samples cannot be seen, so such a shard counts as ONE seen sample that is
+    skipped, which keeps it visible in the sample counts; the share of
+    unreadable shards is checked on its own in :meth:`BadInputCounter.check`.
+``truncated_tar``
+    the tar structure breaks: a member's data runs past the end of the file, a
+    header is cut off or corrupt in the middle of the file, the end-of-archive
+    blocks are missing (a file cut at a member boundary). The sample holding
+    the broken member is skipped; when the break is a header, whose member it
+    was is unknown, so the sample being read when it was met is skipped. Every
+    sample complete before it is still yielded. Samples after the break
+    cannot be seen and are not counted.
+``missing_image``
+    a sample with no image member.
+``bad_json``
+    a ``json`` member that does not parse or is not an object (only detected
+    when json is read).
+``undecodable_image``
+    image bytes PIL cannot decode (counted by the readers that decode).
+
+A skipped sample gets exactly one reason, checked in this order:
+``truncated_tar``, ``missing_image``, ``bad_json``. Every reader keeps the
+identity ``seen == used + skipped + unsampled``; the counter refuses to report
+when it does not hold.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import re
+import tarfile
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, NamedTuple
+
+from braceexpand import braceexpand
+from PIL import Image
+
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
+REASONS = ("missing_image", "truncated_tar", "bad_json", "undecodable_image", "unreadable_shard")
+
+#: json members larger than this are not read and count as ``bad_json``.
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+# webdataset's split of a member name into (key, extension).
+_MEMBER_RE = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")
+_GLOB_CHARS = frozenset("*?[")
+_BLOCK = tarfile.BLOCKSIZE
+# Magic numbers of compressed files, to say why a shard is unreadable.
+_COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+class ShardError(ValueError):
+    """Shard input that cannot be used: missing paths, inconsistent counts, too few samples."""
+
+
+class BadInputError(ShardError):
+    """The share of bad input passed ``max_bad_fraction``; the message names the shards."""
+
+
+class ImageDecodeError(ValueError):
+    """Image bytes that PIL cannot decode."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _has_glob(path: str) -> bool:
+    return any(c in _GLOB_CHARS for c in path)
+
+
+def expand_shards(patterns: str | list[str], must_exist: bool = True) -> list[str]:
+    """Expand shard patterns into a de-duplicated list of paths, order preserved.
+
+    Each pattern may be a plain path, a brace pattern (``/d/{00000..00099}.tar``)
+    and/or a glob (``*``, ``?``, ``[``; matches sorted, files only). With
+    ``must_exist``, a path that is not a file or a glob matching no file raises
+    :class:`ShardError` naming it. An empty result always raises.
+    """
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    out: dict[str, None] = {}
+    for pattern in patterns:
+        pattern = os.fspath(pattern)
+        for path in braceexpand(os.path.expanduser(pattern)):
+            if _has_glob(path) and not os.path.isfile(path):
+                matches = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+                if not matches and must_exist:
+                    where = path if path == pattern else f"{path} (from {pattern})"
+                    raise ShardError(f"shard glob matches no file: {where}")
+                out.update(dict.fromkeys(matches))
+                continue
+            if must_exist and not os.path.isfile(path):
+                why = "is not a file" if os.path.exists(path) else "does not exist"
+                where = path if path == pattern else f"{path} (from pattern {pattern})"
+                raise ShardError(f"shard path {why}: {where}")
+            out[path] = None
+    if not out:
+        raise ShardError(f"no shard paths from {list(patterns)!r}")
+    return list(out)
+
+
+# --------------------------------------------------------------------------- counting
+
+
+@dataclass
+class _ShardCount:
+    seen: int = 0
+    used: int = 0
+    unsampled: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    detail: str | None = None
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+
+class BadInputCounter:
+    """Counts samples seen, used, skipped (by reason) and unsampled, per shard and in total.
+
+    ``seen`` counts every sample met; each must end up ``used``, ``skipped`` or
+    ``unsampled`` (eligible but not drawn by the sampler). An unreadable shard
+    counts as one seen sample skipped as ``unreadable_shard``.
+    """
+
+    def __init__(self) -> None:
+        self._shards: dict[str, _ShardCount] = {}
+
+    def _get(self, shard: str) -> _ShardCount:
+        count = self._shards.get(shard)
+        if count is None:
+            count = self._shards[shard] = _ShardCount()
+        return count
+
+    def add_shard(self, shard: str) -> None:
+        """Register a shard (so that shards with no samples count in the number of shards)."""
+        self._get(shard)
+
+    def seen_sample(self, shard: str) -> None:
+        self._get(shard).seen += 1
+
+    def skip(self, shard: str, reason: str, n: int = 1, detail: str | None = None) -> None:
+        """Count ``n`` skipped samples of ``shard``; ``detail`` (first one kept) explains it."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}; expected one of {REASONS}")
+        count = self._get(shard)
+        count.skipped[reason] += n
+        if detail and count.detail is None:
+            count.detail = detail
+
+    def use(self, shard: str, n: int = 1) -> None:
+        self._get(shard).used += n
+
+    def unsample(self, shard: str, n: int = 1) -> None:
+        self._get(shard).unsampled += n
+
+    # totals
+    @property
+    def seen(self) -> int:
+        return sum(c.seen for c in self._shards.values())
+
+    @property
+    def used(self) -> int:
+        return sum(c.used for c in self._shards.values())
+
+    @property
+    def unsampled(self) -> int:
+        return sum(c.unsampled for c in self._shards.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(c.n_skipped for c in self._shards.values())
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        total = Counter()
+        for c in self._shards.values():
+            total.update(c.skipped)
+        return {reason: total[reason] for reason in REASONS}
+
+    @property
+    def n_shards(self) -> int:
+        return len(self._shards)
+
+    def unreadable_shards(self) -> list[str]:
+        return [s for s, c in self._shards.items() if c.skipped["unreadable_shard"]]
+
+    def _verify_identity(self) -> None:
+        broken = [
+            (s, c) for s, c in self._shards.items() if c.seen != c.used + c.n_skipped + c.unsampled
+        ]
+        if broken:
+            s, c = broken[0]
+            raise ShardError(
+                f"bad-input counts do not add up (seen == used + skipped + unsampled) for "
+                f"{len(broken)} shard(s), e.g. {s}: {c.seen} != {c.used} + {c.n_skipped} + "
+                f"{c.unsampled}; samples were lost or counted twice"
+            )
+
+    def _worst(self) -> list[tuple[str, _ShardCount]]:
+        rows = [(s, c) for s, c in self._shards.items() if c.n_skipped]
+        return sorted(rows, key=lambda sc: (-sc[1].n_skipped, sc[0]))
+
+    def to_dict(self) -> dict:
+        """JSON-able report; raises :class:`ShardError` if the counts do not add up."""
+        self._verify_identity()
+        seen, skipped, n_unreadable = self.seen, self.skipped, len(self.unreadable_shards())
+        shards = []
+        for s, c in self._worst():
+            row = {
+                "shard": s,
+                "seen": c.seen,
+                "used": c.used,
+                "unsampled": c.unsampled,
+                "skipped": {r: c.skipped[r] for r in REASONS if c.skipped[r]},
+            }
+            if c.detail:
+                row["detail"] = c.detail
+            shards.append(row)
+        return {
+            "seen": seen,
+            "used": self.used,
+            "skipped": skipped,
+            "unsampled": self.unsampled,
+            "skipped_by_reason": self.skipped_by_reason(),
+            "bad_fraction": skipped / seen if seen else 0.0,
+            "identity": "seen == used + skipped + unsampled",
+            "identity_holds": True,
+            "n_shards": self.n_shards,
+            "n_unreadable_shards": n_unreadable,
+            "unreadable_shard_fraction": n_unreadable / self.n_shards if self.n_shards else 0.0,
+            "shards_with_skips": shards,
+        }
+
+    @staticmethod
+    def _describe(rows: list[tuple[str, _ShardCount]], limit: int = 10) -> str:
+        parts = []
+        for s, c in rows[:limit]:
+            reasons = ", ".join(f"{r}={c.skipped[r]}" for r in REASONS if c.skipped[r])
+            detail = f": {c.detail}" if c.detail else ""
+            parts.append(f"{s} ({reasons}{detail})")
+        if len(rows) > limit:
+            parts.append(f"... and {len(rows) - limit} more shard(s)")
+        return "; ".join(parts)
+
+    def check(self, max_bad_fraction: float, what: str) -> None:
+        """Raise :class:`BadInputError` when too much input was bad.
+
+        Fails when skipped/seen > ``max_bad_fraction`` or when the share of
+        unreadable shards among all shards > ``max_bad_fraction``. The message
+        names ``what`` was being read, the threshold and the offending shards,
+        worst first, with their counts per reason.
+        """
+        if not 0.0 <= max_bad_fraction <= 1.0:
+            raise ValueError(f"max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
+        self._verify_identity()
+        problems = []
+        seen, skipped = self.seen, self.skipped
+        if seen and skipped / seen > max_bad_fraction:
+            problems.append(
+                f"{skipped} of {seen} samples skipped ({skipped / seen:.2%}); worst shards: "
+                + self._describe(self._worst())
+            )
+        unreadable = self.unreadable_shards()
+        if self.n_shards and len(unreadable) / self.n_shards > max_bad_fraction:
+            rows = sorted(((s, self._shards[s]) for s in unreadable), key=lambda sc: sc[0])
+            problems.append(
+                f"{len(unreadable)} of {self.n_shards} shards unreadable "
+                f"({len(unreadable) / self.n_shards:.2%}): " + self._describe(rows)
+            )
+        if problems:
+            raise BadInputError(
+                f"{what}: bad input above max_bad_fraction={max_bad_fraction:g}: " + " | ".join(problems)
+            )
+
+    def write(self, path: str, extra: Mapping | None = None) -> None:
+        """Write :meth:`to_dict` (plus ``extra`` keys) as JSON to ``path``."""
+        data = {**(extra or {}), **self.to_dict()}
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class SampleRef(NamedTuple):
+    """Where one sample lies in a shard: ``members`` maps ext -> (offset of data, size)."""
+
+    shard: str
+    key: str
+    members: dict[str, tuple[int, int]]
+    meta: dict | None
+
+    @property
+    def image_ext(self) -> str:
+        """Extension of the sample's image member (the first one in the tar)."""
+        return next(ext for ext in self.members if ext in IMAGE_EXTS)
+
+
+@dataclass
+class _Pending:
+    key: str
+    members: dict[str, tuple[int, int]] = field(default_factory=dict)
+    payload: dict[str, bytes] = field(default_factory=dict)
+    meta: dict | None = None
+    bad_json: bool = False
+    has_image: bool = False
+
+
+def _unreadable_detail(magic: bytes, error: Exception | None) -> str:
+    for prefix, kind in _COMPRESSED_MAGIC:
+        if magic.startswith(prefix):
+            return f"{kind}-compressed file; shards must be uncompressed tar"
+    return f"not a tar file ({error})" if error else "not a tar file"
+
+
+def _tar_end_problem(f, start: int, file_size: int) -> str | None:
+    """Why the bytes from ``start`` (where tarfile stopped) are not a clean tar end, or None.
+
+    A clean end is at least one zero block and nothing but zeros after it. No
+    end at all means the file was cut at a member boundary (every tar writer,
+    tarfile and GNU tar included, writes the end-of-archive blocks).
+    """
+    rest = file_size - start
+    if rest == 0:
+        return "no end-of-archive blocks: file cut at a member boundary"
+    if rest < _BLOCK:
+        return f"tar header cut off at byte {start}"
+    f.seek(start)
+    while chunk := f.read(1 << 16):
+        if chunk.count(0) != len(chunk):
+            return f"corrupt tar header at byte {start}"
+    return None
+
+
+def _parse_json(data: bytes) -> dict | None:
+    try:
+        meta = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _scan(
+    path: str, counter: BadInputCounter, read_json: bool, read_payload: bool
+) -> Iterator[tuple[SampleRef, dict[str, bytes]]]:
+    """Stream a shard's headers; yield complete valid samples with the payloads asked for.
+
+    ``read_payload`` loads the first image member and the ``txt`` member into
+    the payload dict (``json`` is parsed into ``meta`` when ``read_json``).
+    Counts ``seen`` and skips; the caller counts used/unsampled.
+    """
+    counter.add_shard(path)
+
+    def unreadable(detail: str) -> None:
+        counter.seen_sample(path)
+        counter.skip(path, "unreadable_shard", detail=detail)
+
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        unreadable(f"cannot open: {e}")
+        return
+    with f:
+        file_size = os.fstat(f.fileno()).st_size
+        if file_size == 0:
+            unreadable("zero-byte file")
+            return
+        magic = f.read(8)
+        f.seek(0)
+        try:
+            tf = tarfile.open(fileobj=f, mode="r:")
+        except (tarfile.TarError, OSError, ValueError) as e:
+            unreadable(_unreadable_detail(magic, e))
+            return
+
+        def finish(p: _Pending):
+            if not p.has_image:
+                counter.skip(path, "missing_image")
+            elif p.bad_json:
+                counter.skip(path, "bad_json")
+            else:
+                return SampleRef(path, p.key, p.members, p.meta), p.payload
+            return None
+
+        pending: _Pending | None = None
+        broken: str | None = None
+        while True:
+            try:
+                info = tf.next()
+            except (tarfile.TarError, OSError, ValueError) as e:
+                broken = f"tar read error: {e}"
+                break
+            tf.members = []  # tarfile keeps every member otherwise: memory must stay flat
+            if info is None:
+                broken = _tar_end_problem(f, tf.offset, file_size)
+                break
+            if not info.isfile():
+                continue
+            m = _MEMBER_RE.match(info.name)
+            if m is None:
+                continue
+            key, ext = m.group(1), m.group(2).lower()
+            if pending is None or key != pending.key:
+                if pending is not None and (done := finish(pending)) is not None:
+                    yield done
+                pending = _Pending(key)
+                counter.seen_sample(path)
+            if info.offset_data + info.size > file_size:
+                broken = f"member {info.name} runs past the end of the file"
+                break
+            if ext in pending.members:
+                continue  # a repeated extension: the first one wins
+            pending.members[ext] = (info.offset_data, info.size)
+            is_first_image = ext in IMAGE_EXTS and not pending.has_image
+            pending.has_image = pending.has_image or ext in IMAGE_EXTS
+            if ext == "json" and read_json:
+                meta = None
+                if info.size <= MAX_JSON_BYTES:
+                    f.seek(info.offset_data)
+                    meta = _parse_json(f.read(info.size))
+                pending.meta, pending.bad_json = meta, meta is None
+            elif read_payload and (is_first_image or ext == "txt"):
+                f.seek(info.offset_data)
+                pending.payload[ext] = f.read(info.size)
+        if broken is not None:
+            if pending is None:
+                counter.seen_sample(path)  # nothing complete was met: keep the break visible
+            counter.skip(path, "truncated_tar", detail=broken)
+        elif pending is not None and (done := finish(pending)) is not None:
+            yield done
+
+
+def scan_shard(path: str, counter: BadInputCounter, read_json: bool = True) -> Iterator[SampleRef]:
+    """Stream one shard's tar headers and yield its valid samples as :class:`SampleRef`.
+
+    Data is seeked over; only ``json`` members are read (when ``read_json``;
+    without it ``meta`` is None and bad json goes unnoticed). Counts every
+    sample met as seen and every bad one as skipped (see the module doc);
+    never raises on bad input. The caller counts the yielded samples as
+    used or unsampled. Memory does not grow with the number of members.
+    """
+    for ref, _ in _scan(path, counter, read_json=read_json, read_payload=False):
+        yield ref
+
+
+def read_member(path: str, offset: int, size: int) -> bytes:
+    """Read ``size`` bytes at ``offset`` of ``path`` (a member's data, random access)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(size)
+    if len(data) != size:
+        raise ShardError(f"{path}: wanted {size} bytes at offset {offset}, file has only {len(data)}")
+    return data
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Decode image bytes into a fully loaded RGB PIL image (no EXIF transpose).
+
+    Raises :class:`ImageDecodeError` on any failure, truncated images and
+    PIL's decompression-bomb limit included.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.convert("RGB")
+    except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+        raise ImageDecodeError(f"cannot decode image ({type(e).__name__}: {e})") from e
+
+
+def iter_samples(paths: str | list[str], counter: BadInputCounter, decode: bool = True) -> Iterator[dict]:
+    """Stream every valid sample of the shards, in shard order, in constant memory.
+
+    Yields ``{shard, key, image, ext, caption, meta}`` where ``image`` is an RGB
+    PIL image (or the raw bytes when ``decode`` is False: the caller then owns
+    decoding, the sample already counts as used), ``caption`` the utf-8 ``txt``
+    member (undecodable bytes replaced) or None, ``meta`` the json object or
+    None. Yielded samples count as used; undecodable images as skipped.
+    """
+    for path in expand_shards(paths):
+        for ref, payload in _scan(path, counter, read_json=True, read_payload=True):
+            ext = ref.image_ext
+            image = payload[ext]
+            if decode:
+                try:
+                    image = decode_image(image)
+                except ImageDecodeError as e:
+                    counter.skip(path, "undecodable_image", detail=f"{ref.key}: {e}")
+                    continue
+            caption = payload.get("txt")
+            counter.use(path)
+            yield {
+                "shard": path,
+                "key": ref.key,
+                "image": image,
+                "ext": ext,
+                "caption": None if caption is None else caption.decode("utf-8", errors="replace"),
+                "meta": ref.meta,
+            }

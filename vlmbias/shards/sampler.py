@@ -1,0 +1,400 @@
+"""Seeded uniform sampling of a dataset's shards into train/val sample shards plus an index.
+
+The protocol of Liu & He (appendix A), made streaming and seeded:
+
+1. Pass 1 streams the tar headers of every shard (:func:`vlmbias.shards.scan_shard`).
+   Each valid sample gets the priority :func:`sample_priority` (a hash of seed,
+   dataset name, shard basename and key: deterministic and independent of the
+   shard order). Samples whose metadata ``split`` differs from
+   ``source_split`` are not eligible ("if a dataset already has pre-defined
+   train/val splits, we only sample from its train split"; our train AND val
+   are both drawn from it, disjoint); they count as unsampled. A bounded heap
+   keeps the K lowest priorities,
+   K = n_train + n_val + ceil(max_bad_fraction * (n_train + n_val)) + 8:
+   memory is O(K), whatever the number of shards and images.
+2. Pass 2 decodes the candidates in priority order; undecodable ones are
+   skipped and counted. The first ``n_val`` decodable ones form the val
+   split, the next ``n_train`` the train split: the val set does not change
+   with ``n_train`` and a smaller train set is a prefix of a larger one.
+   Candidates left over and samples never drawn count as unsampled. If
+   the candidates run out before both splits are full while eligible samples
+   remain, the headers are scanned again for the next candidates in the same
+   priority order (rare: only when many candidates are undecodable).
+3. Images whose shorter side is above ``max_side`` are resized (bicubic) so
+   that it equals ``max_side`` and re-encoded (png, or jpeg); smaller images
+   keep their original bytes and extension (never upscaled or re-encoded).
+4. Output: ``out_dir/shards/{split}-{i:05d}.tar`` (rank order), ``out_dir/index.parquet``
+   (columns :data:`INDEX_COLUMNS`) and ``out_dir/bad_input.json``.
+
+Labeled datasets with their own splits (Waterbirds, CelebA, ImageNet val): with ``splits``
+(``{"train": n1, "val": n2, "test": n3}``) the source's predefined splits are KEPT instead: each
+split named is its own candidate pool (same priorities, same single header pass, same decoding
+and bad-input counting), filled with the first ``n`` decodable samples whose json ``split`` is
+that name, and written as our split of the same name (``{split}-{i:05d}.tar``, keys
+``{dataset}-{split}-{rank:08d}``).
+
+Ties in priority (only for samples with the same shard basename and key, e.g.
+two download runs with the same layout in two folders) are broken by the
+sorted rank of the full shard path, then the sample's position in its shard.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import heapq
+import io
+import json
+import math
+import os
+import re
+from typing import Callable, Mapping
+
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from vlmbias.shards.reader import (
+    BadInputCounter,
+    ImageDecodeError,
+    ShardError,
+    decode_image,
+    expand_shards,
+    read_member,
+    scan_shard,
+)
+from vlmbias.shards.writer import ShardWriter
+
+#: Columns of ``index.parquet``, in order.
+INDEX_COLUMNS = (
+    "key", "dataset", "split", "rank", "label", "source_shard", "source_key", "shard",
+    "offset", "size", "ext", "width", "height", "resized", "caption", "metadata",
+)
+SPLITS = ("val", "train")  # filled in this order
+_NAME_RE = re.compile(r"[A-Za-z0-9_\-]+")
+_INT_RE = re.compile(r"-?\d+")
+_FORMATS = {"png": ("PNG", "png"), "jpeg": ("JPEG", "jpg"), "jpg": ("JPEG", "jpg")}
+
+
+def sample_priority(seed: int, name: str, shard: str, key: str) -> int:
+    """Priority of a sample: the first 8 bytes (big-endian uint64) of
+    blake2b(f"{seed}\\x00{name}\\x00{basename(shard)}\\x00{key}")."""
+    text = f"{seed}\x00{name}\x00{os.path.basename(shard)}\x00{key}"
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogateescape")).digest()[:8], "big")
+
+
+def _label(meta: dict | None):
+    """meta["label"] when it is int-like (int, integral float, digit string), else NA."""
+    value = (meta or {}).get("label")
+    if isinstance(value, bool) or value is None:
+        return pd.NA
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+        return int(value.strip())
+    return pd.NA
+
+
+def _resize(image: Image.Image, max_side: int) -> Image.Image | None:
+    """The image with its shorter side brought down to ``max_side``, or None if already small.
+
+    The longer side follows torchvision's ``Resize(max_side)``: int(max_side * long / short).
+    """
+    w, h = image.size
+    short, long = min(w, h), max(w, h)
+    if short <= max_side:
+        return None
+    new_long = int(max_side * long / short)
+    size = (max_side, new_long) if w <= h else (new_long, max_side)
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _encode(image: Image.Image, fmt: str, jpeg_quality: int) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(buf, format="JPEG", quality=jpeg_quality)
+    else:
+        image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _collect_candidates(
+    shards: list[str],
+    name: str,
+    seed: int,
+    pool_of: Callable[[dict | None], str | None],
+    k: Mapping[str, int],
+    counter: BadInputCounter,
+    after: Mapping[str, tuple] | None,
+    progress: bool,
+) -> tuple[dict[str, list[tuple]], list[int]]:
+    """Pass 1: per pool, the k[pool] eligible samples of lowest (priority, shard rank, position)
+    above ``after[pool]``.
+
+    ``pool_of(meta)`` names the pool a sample belongs to, or None when it is not eligible (it
+    counts as unsampled in ``counter``); samples of pools not in ``k`` are passed over. Returns
+    the candidates of each pool in ascending order, as tuples
+    ``(order, shard_index, key, image_ext, image_loc, txt_loc, json_loc)`` with
+    ``order = (priority, shard_rank, position)``, and the number of eligible samples per shard.
+    """
+    shard_rank = {path: r for r, path in enumerate(sorted(shards))}
+    heaps: dict[str, list[tuple]] = {pool: [] for pool in k}  # max-heaps on order through negation
+    eligible = [0] * len(shards)
+    bar = tqdm(shards, desc=f"{name}: scanning shards", unit="shard", disable=not progress)
+    for si, path in enumerate(bar):
+        for position, ref in enumerate(scan_shard(path, counter, read_json=True)):
+            pool = pool_of(ref.meta)
+            if pool is None:
+                counter.unsample(path)
+                continue
+            eligible[si] += 1
+            if pool not in heaps:
+                continue
+            order = (sample_priority(seed, name, path, ref.key), shard_rank[path], position)
+            if after is not None and pool in after and order <= after[pool]:
+                continue
+            heap, size = heaps[pool], k[pool]
+            neg = (-order[0], -order[1], -order[2])
+            if len(heap) >= size and neg <= heap[0][0]:
+                continue
+            ext = ref.image_ext
+            item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"))
+            if len(heap) < size:
+                heapq.heappush(heap, item)
+            else:
+                heapq.heapreplace(heap, item)
+    bar.close()
+    candidates = {pool: sorted(((-a, -b, -c), *rest) for (a, b, c), *rest in heap) for pool, heap in heaps.items()}
+    return candidates, eligible
+
+
+def _margin(n: int, max_bad_fraction: float) -> int:
+    return math.ceil(max_bad_fraction * n) + 8
+
+
+def sample_dataset(
+    name: str,
+    shard_paths: list[str],
+    out_dir: str,
+    n_train: int,
+    n_val: int,
+    seed: int,
+    max_side: int,
+    max_bad_fraction: float,
+    source_split: str | None = "train",
+    samples_per_shard: int = 10000,
+    resized_format: str = "png",
+    jpeg_quality: int = 95,
+    progress: bool = True,
+    splits: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """Draw ``n_val`` + ``n_train`` images of one dataset (see the module doc) and write them.
+
+    ``shard_paths`` may hold patterns (expanded with :func:`expand_shards`).
+    ``source_split`` None disables the pre-defined-split filter. Stale
+    split shards (``train-*.tar``, ``val-*.tar``, ...) in ``out_dir/shards`` are removed
+    first. Raises :class:`BadInputError` when bad input passes
+    ``max_bad_fraction`` (naming the shards) and :class:`ShardError` when the
+    dataset has too few eligible decodable images. Returns the index frame
+    (also written to ``out_dir/index.parquet``).
+
+    ``splits`` (e.g. ``{"train": 4000, "val": 1000, "test": 1000}``) keeps the dataset's
+    OWN predefined splits instead (labeled datasets: Waterbirds, CelebA, ImageNet val): from
+    the samples whose json ``split`` is that name, the first ``n`` decodable ones in priority
+    order form our split of the same name; ``n_train``, ``n_val`` and ``source_split`` are then
+    not used, and samples of other (or no) splits count as unsampled. A split of 0 images is
+    allowed (an empty split: no shard, no index row).
+    """
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"dataset name must match [A-Za-z0-9_-]+ (it is part of sample keys): {name!r}")
+    if splits is not None:
+        if not splits:
+            raise ValueError(f"dataset {name!r}: 'splits' is empty; name at least one split")
+        bad = [s for s in splits if not _NAME_RE.fullmatch(str(s))]
+        if bad:
+            raise ValueError(f"dataset {name!r}: split names must match [A-Za-z0-9_-]+ (they name "
+                             f"shards): {bad}")
+        quotas = {str(s): int(n) for s, n in splits.items()}
+        if min(quotas.values()) < 0 or sum(quotas.values()) == 0:
+            raise ValueError(f"dataset {name!r}: split sizes must be >= 0 with at least one image, got {quotas}")
+        # one pool per source split, each filling our split of the same name
+        plan = {s: [(s, n)] for s, n in quotas.items() if n > 0}
+
+        def pool_of(meta):
+            split = (meta or {}).get("split")
+            return split if isinstance(split, str) and split in quotas else None
+    else:
+        if n_train < 0 or n_val < 0 or n_train + n_val == 0:
+            raise ValueError(f"need n_train >= 0, n_val >= 0 and at least one image, got {n_train}, {n_val}")
+        quotas = {"val": n_val, "train": n_train}
+        plan = {"": [("val", n_val), ("train", n_train)]}  # one pool: val first, then train
+
+        def pool_of(meta):
+            split = (meta or {}).get("split")
+            if source_split is not None and split is not None and split != source_split:
+                return None
+            return ""
+    if max_side < 1 or samples_per_shard < 1:
+        raise ValueError(f"max_side and samples_per_shard must be >= 1, got {max_side}, {samples_per_shard}")
+    if resized_format.lower() not in _FORMATS:
+        raise ValueError(f"resized_format must be png or jpeg, got {resized_format!r}")
+    if not 0.0 <= max_bad_fraction <= 1.0:
+        raise ValueError(f"max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
+    pil_format, resized_ext = _FORMATS[resized_format.lower()]
+
+    shards = expand_shards(shard_paths)
+    shard_dir = os.path.join(out_dir, "shards")
+    inputs = {os.path.realpath(p) for p in shards}
+    out_splits = list(dict.fromkeys([*SPLITS, *quotas]))
+    stale = [p for s in out_splits for p in glob.glob(os.path.join(glob.escape(shard_dir), f"{s}-*.tar"))]
+    if any(os.path.realpath(p) in inputs for p in stale):
+        raise ValueError(f"output folder {shard_dir} holds input shards; choose another out_dir")
+    for path in stale:
+        os.remove(path)
+
+    counter = BadInputCounter()
+    need = {pool: sum(n for _, n in outs) for pool, outs in plan.items()}
+    total = sum(need.values())
+    k = {pool: n + _margin(n, max_bad_fraction) for pool, n in need.items()}
+    candidates, eligible = _collect_candidates(
+        shards, name, seed, pool_of, k, counter, after=None, progress=progress
+    )
+    processed = [0] * len(shards)
+    rows: dict[str, list] = {c: [] for c in INDEX_COLUMNS}
+    writers = {
+        s: ShardWriter(os.path.join(shard_dir, f"{s}-%05d.tar"), maxcount=samples_per_shard) for s in quotas
+    }
+    done = dict.fromkeys(quotas, 0)
+    bar = tqdm(total=total, desc=f"{name}: sampling images", unit="img", disable=not progress)
+    try:
+        for pool, outs in plan.items():
+            pool_done = 0
+            pool_cands = candidates[pool]
+            while True:
+                order = None
+                for order, si, key, ext, (offset, size), txt_loc, json_loc in pool_cands:
+                    path = shards[si]
+                    processed[si] += 1
+                    data = read_member(path, offset, size)
+                    try:
+                        image = decode_image(data)
+                    except ImageDecodeError as e:
+                        counter.skip(path, "undecodable_image", detail=f"{key}: {e}")
+                        continue
+                    counter.use(path)
+                    split = next(s for s, n in outs if done[s] < n)
+                    rank = done[split]
+                    done[split] += 1
+                    pool_done += 1
+                    meta = json.loads(read_member(path, *json_loc)) if json_loc else {}
+                    caption = read_member(path, *txt_loc).decode("utf-8", "replace") if txt_loc else None
+                    resized = _resize(image, max_side)
+                    if resized is not None:
+                        image, data, ext = resized, _encode(resized, pil_format, jpeg_quality), resized_ext
+                    out_key = f"{name}-{split}-{rank:08d}"
+                    out_meta = {**meta, "dataset": name, "split": split, "source_shard": path, "source_key": key}
+                    members = {ext: data}
+                    if caption is not None:
+                        members["txt"] = caption.encode("utf-8")
+                    members["json"] = json.dumps(out_meta, ensure_ascii=False).encode("utf-8")
+                    writer = writers[split]
+                    writer.write(out_key, members)
+                    record = writer.records[-1]
+                    for column, value in (
+                        ("key", out_key), ("dataset", name), ("split", split), ("rank", rank),
+                        ("label", _label(meta)), ("source_shard", path), ("source_key", key),
+                        ("shard", f"shards/{os.path.basename(record.shard)}"), ("offset", record.offset),
+                        ("size", record.size), ("ext", ext), ("width", image.width),
+                        ("height", image.height), ("resized", resized is not None), ("caption", caption),
+                        ("metadata", json.dumps(meta, ensure_ascii=False)),
+                    ):
+                        rows[column].append(value)
+                    bar.update(1)
+                    if pool_done == need[pool]:
+                        break
+                if pool_done == need[pool] or order is None:
+                    break
+                # Candidates ran out (many undecodable): fetch the next ones in priority order.
+                missing = need[pool] - pool_done
+                more, _ = _collect_candidates(
+                    shards, name, seed, pool_of, {pool: missing + _margin(missing, max_bad_fraction)},
+                    BadInputCounter(), after={pool: order}, progress=progress,
+                )
+                pool_cands = more[pool]
+                if not pool_cands:
+                    break
+    finally:
+        bar.close()
+        for writer in writers.values():
+            writer.close()
+
+    for si, path in enumerate(shards):
+        if eligible[si] > processed[si]:
+            counter.unsample(path, eligible[si] - processed[si])
+    counter.check(max_bad_fraction, what=f"sampling dataset {name!r}")
+    short = {s: (done[s], n) for s, n in quotas.items() if done[s] < n}
+    if short:
+        by_reason = {r: n for r, n in counter.skipped_by_reason().items() if n}
+        if splits is None:
+            what = (f"has only {sum(done.values())} eligible decodable images, {total} needed "
+                    f"(n_val={n_val}, n_train={n_train})")
+            source = f"source split {source_split!r}"
+        else:
+            what = ("has too few eligible decodable images in its own splits (" +
+                    ", ".join(f"{s!r}: {d} of {n}" for s, (d, n) in short.items()) + ")")
+            source = f"json split in {sorted(quotas)}"
+        raise ShardError(
+            f"dataset {name!r} {what}: {counter.seen} samples seen in {len(shards)} shards, "
+            f"{sum(eligible)} eligible ({source}), skipped {by_reason or 0}"
+        )
+
+    frame = _frame(rows)
+    frame.to_parquet(os.path.join(out_dir, "index.parquet"), index=False)
+    extra = {"dataset": name, "n_train": n_train, "n_val": n_val, "seed": seed, "source_split": source_split,
+             "n_eligible": sum(eligible), "n_candidates": sum(k.values())}
+    if splits is not None:
+        extra.update(n_train=None, n_val=None, source_split=None, splits=quotas)
+    counter.write(os.path.join(out_dir, "bad_input.json"), extra=extra)
+    return frame
+
+
+def _frame(rows: dict[str, list]) -> pd.DataFrame:
+    """The index DataFrame with its fixed dtypes."""
+    dtypes = {
+        "rank": "int64", "label": "Int64", "offset": "int64", "size": "int64",
+        "width": "int64", "height": "int64", "resized": "bool",
+    }
+    return pd.DataFrame({c: pd.Series(rows[c], dtype=dtypes.get(c, "str")) for c in INDEX_COLUMNS})
+
+
+def load_index(sample_dir: str) -> pd.DataFrame:
+    """Read ``sample_dir/index.parquet``; the ``shard`` column is relative to ``sample_dir``."""
+    path = os.path.join(sample_dir, "index.parquet")
+    frame = pd.read_parquet(path)
+    if tuple(frame.columns) != INDEX_COLUMNS:
+        raise ShardError(f"{path}: columns {list(frame.columns)} differ from {list(INDEX_COLUMNS)}")
+    return frame
+
+
+def split_frame(index: pd.DataFrame, split: str, n: int | None = None) -> pd.DataFrame:
+    """The rows of ``split`` ordered by rank, the first ``n`` per dataset (all when n is None).
+
+    Raises :class:`ShardError` naming the dataset when it has fewer than ``n`` rows.
+    """
+    rows = index[index["split"] == split]
+    parts = []
+    for dataset in pd.unique(index["dataset"]):
+        part = rows[rows["dataset"] == dataset].sort_values("rank", kind="stable")
+        if n is not None:
+            if n > len(part):
+                raise ShardError(
+                    f"dataset {dataset!r} has {len(part)} {split} images in its sample index, {n} asked for; "
+                    f"sample it again with a larger n_{split}"
+                )
+            part = part.iloc[:n]
+        parts.append(part)
+    if not parts:
+        raise ShardError("the sample index is empty")
+    return pd.concat(parts).reset_index(drop=True)

@@ -1,0 +1,131 @@
+"""Rendering and shard writing.
+
+Sample ``index`` of source ``name`` is drawn from its own generator seeded with
+``(seed, crc32(name), index)`` (``sample_seed``), so a sample does not depend on how samples
+are split over shards. ``generate_source`` writes a source's samples as WebDataset tar
+shards through the project's shard writer (``vlmbias.shards.writer.ShardWriter``): for
+every sample ``KEY.jpg`` (or ``KEY.png``), ``KEY.txt`` and ``KEY.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zlib
+from collections import Counter
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from vlmbias.shards.writer import ShardWriter
+from vlmbias.toyworld.scenes import COMPONENTS
+from vlmbias.toyworld.signatures import apply_signature
+from vlmbias.toyworld.sources import _spec
+
+
+def sample_seed(name: str, index: int, seed: int) -> np.random.SeedSequence:
+    """The seed sequence of one sample: (seed, crc32(name), index); stable across runs."""
+    if index < 0 or seed < 0:
+        raise ValueError("index and seed must be >= 0")
+    return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8")), int(index)])
+
+
+def _render_sample(name: str, index: int, image_size: int, seed: int):
+    spec = _spec(name)
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8, got {image_size}")
+    ss_frame, ss_content, ss_sig, ss_meta = sample_seed(name, index, seed).spawn(4)
+    rng_frame = np.random.default_rng(ss_frame)
+    component = spec.pick_component(rng_frame)
+    w, h = spec.canvas_size(rng_frame, image_size)
+    if spec.planner is not None:  # an extra child seed: the other four (and old bytes) unchanged
+        plan = spec.planner(np.random.default_rng(sample_seed(name, index, seed).spawn(5)[4]), index)
+        content = COMPONENTS[component](np.random.default_rng(ss_content), w, h, **plan)
+    else:
+        content = COMPONENTS[component](np.random.default_rng(ss_content), w, h)
+    rng_sig = np.random.default_rng(ss_sig)
+    image = apply_signature(content.image.convert("RGB"), spec.signature, rng_sig)
+    if image.size != (w, h):
+        raise RuntimeError(f"component {component!r} returned size {image.size}, expected {(w, h)}")
+    key = f"{name}_{index:07d}"
+    meta = {"key": key, "source": name, "content": component, "caption": content.caption,
+            "width": w, "height": h, **content.attrs}
+    if spec.meta_hook is not None:
+        meta.update(spec.meta_hook(np.random.default_rng(ss_meta), index, dict(meta)))
+    buf = io.BytesIO()
+    if spec.image_format == "png":
+        image.save(buf, format="PNG", optimize=False, compress_level=6)
+    else:
+        lo, hi = spec.signature.jpeg_quality
+        image.save(buf, format="JPEG", quality=int(rng_sig.integers(lo, hi + 1)))
+    return image, content.caption, meta, spec.image_format, buf.getvalue()
+
+
+def render(name: str, index: int, image_size: int, seed: int) -> tuple[Image.Image, str, dict, str]:
+    """One sample of a source: (image before encoding, caption, json metadata, image extension)."""
+    image, caption, meta, ext, _ = _render_sample(name, index, image_size, seed)
+    return image, caption, meta, ext
+
+
+def _split_counts(n: int, k: int) -> list[int]:
+    q, r = divmod(n, k)
+    return [q + (1 if i < r else 0) for i in range(k)]
+
+
+_SUMMARY_FIELDS = ("content", "people", "setting", "style", "split", "class_name")
+
+
+def generate_source(name: str, n_images: int, shard_paths: list[str], image_size: int = 64, seed: int = 0,
+                    progress: bool = False) -> dict:
+    """Write ``n_images`` samples of source ``name`` into the given tar shards.
+
+    Samples ``0..n_images-1`` are split as evenly as possible over ``shard_paths`` in order
+    (earlier shards take the remainder). Returns a summary with per-shard counts and counts
+    per content component and group attribute.
+    """
+    spec = _spec(name)
+    if isinstance(shard_paths, (str, bytes, os.PathLike)):
+        raise TypeError("shard_paths must be a list of paths")
+    shard_paths = [os.fspath(p) for p in shard_paths]
+    if n_images < 0:
+        raise ValueError(f"n_images must be >= 0, got {n_images}")
+    if not shard_paths:
+        raise ValueError("shard_paths is empty")
+    counts = _split_counts(int(n_images), len(shard_paths))
+    tally: dict[str, Counter] = {f: Counter() for f in _SUMMARY_FIELDS}
+    fmt = Counter()
+    bar = None
+    if progress:
+        bar = tqdm(total=n_images, desc=f"toy {name}", unit="img")
+    index = 0
+    shards = []
+    try:
+        for path, count in zip(shard_paths, counts):
+            with ShardWriter(path) as writer:  # an exception removes the shard being written
+                for i in range(index, index + count):
+                    _, caption, meta, ext, data = _render_sample(name, i, image_size, seed)
+                    writer.write(meta["key"], {ext: data, "txt": caption.encode("utf-8"),
+                                               "json": json.dumps(meta, sort_keys=True).encode("utf-8")})
+                    fmt[ext] += 1
+                    for f in _SUMMARY_FIELDS:
+                        if f in meta:
+                            tally[f][str(meta[f])] += 1
+                    if bar is not None:
+                        bar.update(1)
+            shards.append({"path": path, "n_images": count, "first_index": index})
+            index += count
+    finally:
+        if bar is not None:
+            bar.close()
+    return {
+        "source": name,
+        "n_images": int(n_images),
+        "image_size": int(image_size),
+        "seed": int(seed),
+        "image_format": spec.image_format,
+        "shards": shards,
+        "formats": dict(sorted(fmt.items())),
+        "counts": {f: dict(sorted(c.items())) for f, c in tally.items() if c},
+    }

@@ -1,0 +1,116 @@
+"""Model factory for the classification families (dataset classification and later probes).
+
+A model is described in config by a small spec::
+
+    {builder: timm | torchvision, arch: <registered name>, kwargs: {...}, width: 1.0}
+
+``timm`` specs go through ``timm.create_model`` (every timm constructor knob, e.g. ConvNeXt
+``dims``/``depths``, ViT ``embed_dim``/``depth``/``patch_size``, ResNet ``channels``, is a
+``kwargs`` entry). ``width`` exists only for the two families whose library factories have no
+width knob: timm's VGG (the conv plan and the 4096-wide MLP are fixed) and torchvision's AlexNet.
+With ``width == 1`` they are the library's models unchanged; below 1 the same topology is built
+with every channel count scaled, which is what the toy world uses to stay CPU-sized.
+Models are always randomly initialised: dataset classification trains from scratch.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import timm
+import torch
+import torchvision
+from timm.models import vgg as timm_vgg
+from torch import nn
+
+_VIT_PREFIXES = ("vit_", "deit", "eva", "beit", "flexivit")
+
+
+class ModelSpecError(ValueError):
+    pass
+
+
+def _scaled(c: int, width: float) -> int:
+    return max(4, int(round(c * width)))
+
+
+def _timm_vgg(arch: str, num_classes: int, width: float, kwargs: dict) -> nn.Module:
+    if width == 1.0:
+        return timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
+    if "_bn" in arch:
+        kwargs = {**kwargs, "norm_layer": nn.BatchNorm2d}
+    plan_name = arch.split("_")[0]
+    if plan_name not in timm_vgg.cfgs:
+        raise ModelSpecError(f"unknown VGG variant {arch!r}")
+    plan = [c if c == "M" else _scaled(c, width) for c in timm_vgg.cfgs[plan_name]]
+    kwargs = dict(kwargs)
+    mlp_ratio = kwargs.pop("mlp_ratio", width)
+    return timm_vgg.VGG(plan, num_classes=num_classes, mlp_ratio=mlp_ratio, **kwargs)
+
+
+def _torchvision_alexnet(num_classes: int, width: float, kwargs: dict) -> nn.Module:
+    model = torchvision.models.get_model("alexnet", weights=None, num_classes=num_classes, **kwargs)
+    if width == 1.0:
+        return model
+    # Same topology as torchvision's AlexNet (5 convs, 3 max-pools, 6x6 pool, 3 FC layers),
+    # every width scaled; the forward pass stays torchvision's.
+    c = [_scaled(x, width) for x in (64, 192, 384, 256, 256)]
+    fc = _scaled(4096, width)
+    model.features = nn.Sequential(
+        nn.Conv2d(3, c[0], kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c[0], c[1], kernel_size=5, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c[1], c[2], kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(c[2], c[3], kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(c[3], c[4], kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+    )
+    dropout = model.classifier[0].p
+    model.classifier = nn.Sequential(
+        nn.Dropout(p=dropout), nn.Linear(c[4] * 6 * 6, fc), nn.ReLU(inplace=True),
+        nn.Dropout(p=dropout), nn.Linear(fc, fc), nn.ReLU(inplace=True),
+        nn.Linear(fc, num_classes),
+    )
+    return model
+
+
+def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.Module:
+    """Build a randomly initialised classifier from a config model spec."""
+    builder = spec.get("builder", "timm")
+    arch = spec.get("arch")
+    if not arch:
+        raise ModelSpecError(f"model spec without 'arch': {spec}")
+    kwargs = copy.deepcopy(spec.get("kwargs") or {})
+    # YAML gives lists; timm's constructors accept lists and tuples alike.
+    width = float(spec.get("width", 1.0))
+    if builder == "timm":
+        if arch.startswith("vgg"):
+            return _timm_vgg(arch, num_classes, width, kwargs)
+        if width != 1.0:
+            raise ModelSpecError(
+                f"{arch}: 'width' applies only to vgg*/alexnet; set the timm kwargs instead")
+        if arch.startswith(_VIT_PREFIXES):
+            kwargs.setdefault("img_size", input_size)
+        if not timm.is_model(arch):
+            raise ModelSpecError(f"timm has no model named {arch!r}")
+        return timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
+    if builder == "torchvision":
+        if arch == "alexnet":
+            return _torchvision_alexnet(num_classes, width, kwargs)
+        if width != 1.0:
+            raise ModelSpecError(f"{arch}: 'width' applies only to alexnet among torchvision models")
+            return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+    raise ModelSpecError(f"unknown model builder {builder!r} (use 'timm' or 'torchvision')")
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def smoke_forward(model: nn.Module, input_size: int, batch: int = 2) -> torch.Tensor:
+    """One forward pass on noise: checks that a spec and an input size fit together."""
+    model.eval()
+    with torch.no_grad():
+        return model(torch.randn(batch, 3, input_size, input_size))
