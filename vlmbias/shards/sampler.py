@@ -2,7 +2,7 @@
 
 The protocol of Liu & He (appendix A), made streaming and seeded:
 
-1. Pass 1 streams the tar headers of every shard (:func:`vlmbias.shards.scan_shard`).
+1. Pass 1 streams the tar headers of every shard (:func:`vlmbias.shards.reader.scan_shard`).
    Each valid sample gets the priority :func:`sample_priority` (a hash of seed,
    dataset name, shard basename and key: deterministic and independent of the
    shard order). Samples whose metadata ``split`` differs from
