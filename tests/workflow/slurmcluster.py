@@ -32,9 +32,9 @@ class ClusterUnavailable(RuntimeError):
 
 
 def real_path() -> str:
-    """PATH without the tests' scontrol stand-in (tests/noslurm), plus the sbin directories."""
+    """PATH without the tests' scontrol stand-in (tests/workflow/noslurm), plus the sbin directories."""
     parts = (os.environ.get("PATH", "") + ":/usr/sbin:/sbin").split(os.pathsep)
-    return os.pathsep.join(p for p in parts if p and not p.rstrip("/").endswith("tests/noslurm"))
+    return os.pathsep.join(p for p in parts if p and os.path.basename(p.rstrip("/")) != "noslurm")
 
 
 def run(cmd, timeout=30, check=True, **kw) -> subprocess.CompletedProcess:

@@ -31,7 +31,7 @@ def smoke_run(tmp_path_factory):
 def test_t01_planted_truth(smoke_run):
     df = pd.read_csv(smoke_run / "results/tables/t01_combinations.csv")
     assert len(df) == 24 and df["reproduced_acc"].notna().all()
-    rep = reported()["t01_combinations"]
+    rep = reported("t01_combinations")
     assert (df["reported_acc"] == df["combination"].map(rep)).all()
     three = df[df["panel"] == "three-way"]
     assert len(three) == 20
