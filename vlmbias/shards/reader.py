@@ -56,6 +56,8 @@ from typing import Iterator, Mapping, NamedTuple
 from braceexpand import braceexpand
 from PIL import Image
 
+from vlmbias.core.io import write_json
+
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 REASONS = ("missing_image", "truncated_tar", "bad_json", "undecodable_image", "unreadable_shard")
 
@@ -300,11 +302,7 @@ class BadInputCounter:
 
     def write(self, path: str, extra: Mapping | None = None) -> None:
         """Write :meth:`to_dict` (plus ``extra`` keys) as JSON to ``path``."""
-        data = {**(extra or {}), **self.to_dict()}
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+        write_json(path, {**(extra or {}), **self.to_dict()}, indent=2)
 
 
 # --------------------------------------------------------------------------- reading
