@@ -50,6 +50,7 @@ rule embed_clip:
         sample_dir=lambda wildcards: sample_dir(wildcards.dataset),
         batch_size=CLIP.get("batch_size", 256),
         device=CLIP.get("device", "auto"),
+        preprocess="clip",
     log:
         "logs/embed_clip/{clip}/{dataset}/{split}.log",
     benchmark:
@@ -63,6 +64,25 @@ rule embed_clip:
         "../envs/clip.yaml"
     script:
         "../scripts/embed_clip.py"
+
+
+# The same cache under another image preprocessing (vlmbias/clip/preprocess.py), e.g. the official
+# PerceptionCLIP scripts' Waterbirds / CelebA transforms: <split>@<preprocessing>.npz.
+use rule embed_clip as embed_clip_preprocessed with:
+    output:
+        "results/embeddings/{clip}/{dataset}/{split}@{preprocess}.npz",
+    params:
+        spec=lambda wildcards: CLIP_MODELS[wildcards.clip],
+        sample_dir=lambda wildcards: sample_dir(wildcards.dataset),
+        batch_size=CLIP.get("batch_size", 256),
+        device=CLIP.get("device", "auto"),
+        preprocess=lambda wildcards: wildcards.preprocess,
+    wildcard_constraints:
+        preprocess="waterbirds_official|celeba_official",
+    log:
+        "logs/embed_clip/{clip}/{dataset}/{split}@{preprocess}.log",
+    benchmark:
+        "benchmarks/clip/embed_clip/{clip}/{dataset}/{split}@{preprocess}.tsv"
 
 
 rule zeroshot_clip:

@@ -16,5 +16,5 @@ w = snakemake.wildcards
 bundle = load_clip(snakemake.params.spec, checkpoint=snakemake.input.get("weights"),
                    device=pick_device(snakemake.params.device), name=w.clip)
 info = embed_split(bundle, snakemake.params.sample_dir, w.dataset, w.split, snakemake.output[0],
-                   batch_size=int(snakemake.params.batch_size))
+                   batch_size=int(snakemake.params.batch_size), preprocess=snakemake.params.preprocess)
 log.info("embedded %s", info)

@@ -50,6 +50,12 @@ PAPER_JOBS = {
     "t08_mae_linear_probe": {"sample": 4, "train_dsc": 1, "pretrain_mae": 2, "probe": 2, "mae_probe_table": 1},
     "t09_transfer": {"sample": 6, "train_dsc": 4, "pretrain_mae": 1, "probe": 6, "transfer_table": 1},
     "t10_composition": {"sample": 6, "composition_table": 1},
+    # four OpenAI CLIPs (QuickGELU): train and val embedded with the official preprocessing; a text head
+    # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
+    "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
+                                      "perceptionclip_eval": 4, "perceptionclip_table": 1},
+    "t17_perceptionclip_celeba": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 7,
+                                  "perceptionclip_eval": 4, "perceptionclip_table": 1},
     # three pretrained LAION-2B CLIPs (nothing trained); ImageNet val and Waterbirds test sampled
     "t18_textspan_mlp_ablation": {"sample": 1, "textspan_decompose": 3, "textspan_ablations": 3,
                                   "textspan_mlp_table": 1},
@@ -61,7 +67,7 @@ PAPER_JOBS = {
     "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
                                 "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
 }
-CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds"}  # + every table rule
+CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval"}  # + every table rule
 
 
 def test_every_table_is_expected():
@@ -100,7 +106,7 @@ def test_paper_dag_all(paper_with_placeholders):
     tmp, override = paper_with_placeholders
     p = snakemake("-n", "--configfile", str(ROOT / "config/paper.yaml"), str(override), workdir=tmp / "work-all")
     counts = job_counts(p.stdout)
-    assert counts["train_dsc"] == 68 and counts["sample"] == 8 and "toyworld" not in counts
+    assert counts["train_dsc"] == 68 and counts["sample"] == 9 and "toyworld" not in counts
     assert counts["table_html"] == len(registry.ids())
 
 
@@ -115,8 +121,9 @@ def test_toy_dag(tmp_path):
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
     jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
-            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 1, "zeroshot_clip": 1,
-            "table_html": len(tables), "figure_report": 2 + 3, **writers}  # report pages: one per table/figure
+            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 5, "zeroshot_clip": 1,
+            "perceptionclip_head": 12, "perceptionclip_eval": 2,
+            "table_html": len(tables), "figure_report": 2 + 2 + 3, **writers}  # report pages: one per table/figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 
 
@@ -169,12 +176,13 @@ def test_every_table_section_is_closed(tmp_path, table):
 # --- the shared CLIP stack (rules/clip.smk) ------------------------------------------------------
 
 def test_paper_clip_dag(paper_with_placeholders):
-    """Pretrained LAION-2B models: nothing trained; every (model, dataset, split) embedded once."""
+    """Pretrained models (TextSpan's three LAION-2B CLIPs, PerceptionCLIP's four OpenAI ones):
+    nothing trained; every (model, dataset, split) embedded once."""
     tmp, override = paper_with_placeholders
     p = snakemake("-n", "clip", "--configfile", str(ROOT / "config/paper.yaml"), str(override),
                   workdir=tmp / "work-clip")
     counts = job_counts(p.stdout)
-    assert counts == {"sample": 3, "embed_clip": 3 * 7, "zeroshot_clip": 3, "clip": 1, "total": 28}
+    assert counts == {"sample": 3, "embed_clip": 7 * 7, "zeroshot_clip": 7, "clip": 1, "total": 60}
     for rule in ("embed_clip", "zeroshot_clip"):
         for b in job_blocks(p.stdout, rule):
             assert re.search(r"resources: .*\bgpu=1\b", b), b

@@ -12,15 +12,21 @@ import yaml
 
 from tinyflow import ROOT, Timeout, run_snakemake, table_bytes
 
-GPU_RULE_RE = re.compile(r"^(?:rule (\w+):|use rule \w+ as (\w+) with:)\n(.*?)(?=^rule |^use rule |\Z)",
+GPU_RULE_RE = re.compile(r"^(?:rule (\w+):|use rule (\w+) as (\w+) with:)\n(.*?)(?=^rule |^use rule |^# |\Z)",
                          re.S | re.M)
 
 
 def gpu_rules() -> set[str]:
-    """Rules whose resources ask for a GPU (``gpu=`` in their rule body)."""
+    """Rules whose resources ask for a GPU (``gpu=`` in their rule body), and the rules derived
+    from them by ``use rule`` that do not set resources of their own."""
     text = "\n".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
-    return {a or b for a, b, body in GPU_RULE_RE.findall(text)
-            if re.search(r"^\s+resources:.*?^\s+gpu=", body, re.S | re.M)}
+    gpu, derived = set(), []
+    for name, parent, child, body in GPU_RULE_RE.findall(text):
+        if re.search(r"^\s+resources:.*?^\s+gpu=", body, re.S | re.M):
+            gpu.add(name or child)
+        elif parent and not re.search(r"^\s+resources:", body, re.M):
+            derived.append((parent, child))
+    return gpu | {child for parent, child in derived if parent in gpu}
 
 
 def test_slurm_profile_sends_every_gpu_rule_to_the_gpu_partition():

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vlmbias.clip.load import ClipBundle
+from vlmbias.clip.preprocess import transform
 from vlmbias.clip.spec import ClipError
 from vlmbias.core.io import save_npz
 from vlmbias.shards.dataset import ShardImageDataset, labeled_split
@@ -64,13 +65,14 @@ class Embeddings:
 
 @torch.no_grad()
 def embed_split(bundle: ClipBundle, sample_dir: str, dataset: str, split: str, out_path: str,
-                batch_size: int = 256) -> dict:
-    """Embed every image of one split of a sampled dataset and write the cache file."""
+                batch_size: int = 256, preprocess: str = "clip") -> dict:
+    """Embed every image of one split of a sampled dataset and write the cache file; ``preprocess``
+    names the image transform (``vlmbias.clip.preprocess``: the model's own by default)."""
     records, rows = labeled_split(sample_dir, split, require_labels=False)
-    ds = ShardImageDataset(records, bundle.preprocess)
+    ds = ShardImageDataset(records, transform(preprocess, bundle))
     feats = encode_images(bundle, ds, batch_size=batch_size)
     info = {"model": bundle.name, "open_clip": bundle.arch, "weights": bundle.weights, "dataset": dataset,
-            "split": split, "n": int(len(rows)), "dim": int(feats.shape[1]), "normalized": False,
+            "split": split, "preprocess": preprocess, "n": int(len(rows)), "dim": int(feats.shape[1]), "normalized": False,
             "image_size": bundle.image_size}
     save_npz(out_path, {
         "features": feats.numpy().astype(np.float32),

@@ -27,10 +27,6 @@ POOL_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _article(word: str) -> str:
-    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
-
-
 def text_pool(vocab: Mapping[str, Sequence[str]] | None = None) -> list[tuple[str, str]]:
     """(category, text) pairs from the templates x vocabulary, de-duplicated, in a fixed order.
     In a template {w} is the word, {a} the word with its article; capitalised: {W}, {A}."""
@@ -40,7 +36,7 @@ def text_pool(vocab: Mapping[str, Sequence[str]] | None = None) -> list[tuple[st
     def add(cat, template, word):
         if word == "one" and ("{w} objects" in template or "{w} things" in template):
             return  # no "one things"
-        a = _article(word)
+        a = toyworld.article(word)
         text = template.format(w=word, a=a, W=word[:1].upper() + word[1:], A=a[:1].upper() + a[1:])
         if text not in seen:
             seen.add(text)

@@ -44,17 +44,19 @@ Importing the package registers every object, component and source, always in th
 order (``SourceSpec.pick_component`` walks a mixture in its order).
 """
 
-from vlmbias.toyworld.draw import COLORS, NUMBER_WORDS, new_draw
+from vlmbias.toyworld.draw import COLORS, NUMBER_WORDS, article, new_draw
 from vlmbias.toyworld.generate import generate_source, render, sample_seed
-from vlmbias.toyworld.labeled import LAND_PLACES, LANDBIRDS, WATER_PLACES, WATERBIRDS
+from vlmbias.toyworld.labeled import AGES, LAND_PLACES, LANDBIRDS, SKIN_TONES, WATER_PLACES, WATERBIRDS
 from vlmbias.toyworld.objects import (OBJECT_CLASSES, OBJECT_DRAWERS, draw_object, draw_photo_object, object_word,
                                       register_object)
 from vlmbias.toyworld.scenes import COMPONENTS, PEOPLE_VALUES, SETTING_VALUES, STYLE_VALUES, Content, register_component
 from vlmbias.toyworld.signatures import Signature, apply_signature
-from vlmbias.toyworld.sources import (SOURCES, SourceSpec, class_names, object_caption_templates, register_source,
+from vlmbias.toyworld.sources import (SOURCES, SourceSpec, class_names, object_caption_templates, place_phrases,
+                                      register_source,
                                       vocabulary)
 
 __all__ = [
+    "AGES",
     "COLORS",
     "COMPONENTS",
     "LANDBIRDS",
@@ -64,6 +66,7 @@ __all__ = [
     "OBJECT_DRAWERS",
     "PEOPLE_VALUES",
     "SETTING_VALUES",
+    "SKIN_TONES",
     "SOURCES",
     "STYLE_VALUES",
     "WATERBIRDS",
@@ -72,6 +75,7 @@ __all__ = [
     "Signature",
     "SourceSpec",
     "apply_signature",
+    "article",
     "class_names",
     "draw_object",
     "draw_photo_object",
@@ -79,6 +83,7 @@ __all__ = [
     "new_draw",
     "object_caption_templates",
     "object_word",
+    "place_phrases",
     "register_component",
     "register_object",
     "register_source",

@@ -70,6 +70,9 @@ def _a(word: str) -> str:
     return f"{_article(word)} {word}"
 
 
+article = _a  # public: "a cup", "an owl" (the captions' grammar, for prompts built elsewhere)
+
+
 def _people_phrase(n: int) -> str:
     if n == 1:
         return "a person"

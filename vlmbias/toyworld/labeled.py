@@ -139,6 +139,11 @@ def _bird(d, rng, cx: float, cy: float, s: float, kind: str, waterbird: bool, co
         d.chord((hx - hr, hy - hr, hx + hr, hy + hr * 0.2), 180, 360, fill=COLORS["red"])
 
 
+def place_phrase(place: str) -> str:
+    """A bird's place as the captions say it: "in a forest", "on a lake"."""
+    return f"{'in' if place in LAND_PLACES else 'on'} {_a(place)}"
+
+
 @register_component("bird_scene")
 def bird_scene(rng, w, h, y: int | None = None, place: int | None = None, split: str | None = None) -> Content:
     """Waterbirds-like: a landbird (y 0) or waterbird (y 1) on a land (place 0) or water (1) scene."""
@@ -156,7 +161,7 @@ def bird_scene(rng, w, h, y: int | None = None, place: int | None = None, split:
     cx, cy = _u(rng, 0.35, 0.65) * w, _u(rng, 0.4, 0.6) * h
     _bird(new_draw(img), rng, cx, cy, s, kind, bool(y), col, 1 if rng.random() < 0.5 else -1)
     word = "waterbird" if y else "landbird"
-    where = f"{'in' if place_name in LAND_PLACES else 'on'} {_a(place_name)}"
+    where = place_phrase(place_name)
     if rng.random() < 0.5:
         cap = f"a photo of {_a(cname + ' ' + word)} {where}"
     else:
@@ -172,6 +177,7 @@ CELEBA_SPLITS = ("train",) * 8 + ("val", "test")
 BLOND_HAIR = ((240, 215, 130), (225, 190, 100), (250, 230, 160))
 DARK_HAIR = {"black": (30, 25, 22), "brown": (95, 60, 35), "red": (150, 60, 30)}
 SKIN_TONES = ("light", "light", "medium", "dark", "dark")  # names of toyworld.SKIN's five tones
+AGES = ("young", "old")
 
 
 def _celeba_plan(rng: np.random.Generator, index: int) -> dict:
@@ -242,7 +248,7 @@ def celeb_face(rng, w, h, blond: int | None = None, male: int | None = None, spl
             for sx in (-1, 1):
                 ex = cx + sx * fw * 0.2
                 d.ellipse((ex - e * 2.5, ey - e * 2.5, ex + e * 2.5, ey + e * 2.5), outline=(40, 40, 40), width=1)
-    age = "old" if old else "young"
+    age = AGES[int(old)]
     person = "man" if male else "woman"
     skin_name = SKIN_TONES[tone]
     cap = f"a photo of {_a(age + ' ' + person)} with {hair_name} hair"

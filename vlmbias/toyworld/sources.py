@@ -12,10 +12,11 @@ from typing import Callable, Mapping
 import numpy as np
 
 from vlmbias.toyworld.draw import COLORS, NUMBER_WORDS, VIVID, _a, _choice, _u
-from vlmbias.toyworld.labeled import LAND_PLACES, LANDBIRDS, WATER_PLACES, WATERBIRDS, _celeba_plan, _waterbirds_plan
+from vlmbias.toyworld.labeled import (LAND_PLACES, LANDBIRDS, WATER_PLACES, WATERBIRDS, _celeba_plan,
+                                      _waterbirds_plan, place_phrase)
 from vlmbias.toyworld.objects import OBJECT_CLASSES, OBJECT_PALETTES, object_word
 from vlmbias.toyworld.scenes import COMPONENTS, STYLE_VALUES
-from vlmbias.toyworld.scenes.objects import _BACKGROUNDS
+from vlmbias.toyworld.scenes.objects import _BACKGROUNDS, background_phrase
 from vlmbias.toyworld.scenes.photos import _PLACES, _ROOMS
 from vlmbias.toyworld.signatures import Signature
 
@@ -215,6 +216,16 @@ def object_caption_templates() -> list[str]:
     colours = sorted({c for obj in OBJECT_CLASSES for c in OBJECT_PALETTES.get(obj, VIVID)}, key=list(COLORS).index)
     return [f"a photo of {_a(c)} {{}} {'in' if bg in ('water', 'leaves') else 'on'} {bg}"
             for c in colours for bg in _BACKGROUNDS]
+
+
+def place_phrases() -> dict[str, str]:
+    """Every outdoor place of the toy world as its captions say it: the Waterbirds-like scenes
+    ("in a forest", "on a lake"), the ImageNet-like backgrounds ("on grass", "in water") and the
+    people's places ("in a park")."""
+    phrases = {p: f"in a {p}" for p in _PLACES}
+    phrases.update({b: background_phrase(b) for b, (_, _, setting) in _BACKGROUNDS.items() if setting == "outdoor"})
+    phrases.update({p: place_phrase(p) for p in (*LAND_PLACES, *WATER_PLACES)})
+    return phrases
 
 
 def vocabulary() -> dict[str, list[str]]:

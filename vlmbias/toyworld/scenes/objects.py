@@ -17,6 +17,11 @@ _BACKGROUNDS = {
 }
 
 
+def background_phrase(background: str) -> str:
+    """A background as the captions say it: "on grass", "in water"."""
+    return f"{'in' if background in ('water', 'leaves') else 'on'} {background}"
+
+
 @register_component("object_on_texture")
 def object_on_texture(rng, w, h) -> Content:
     bgname = _choice(rng, tuple(_BACKGROUNDS))
@@ -31,6 +36,5 @@ def object_on_texture(rng, w, h) -> Content:
     cx, cy = w / 2 + _u(rng, -0.08, 0.08) * w, h / 2 + _u(rng, -0.08, 0.08) * h
     d.ellipse((cx - size * 0.4, cy + size * 0.35, cx + size * 0.4, cy + size * 0.5), fill=_darker(base, 0.7))
     draw_photo_object(img, obj, _box_at(cx, cy, size), ocol, rng)
-    prep = "in" if bgname in ("water", "leaves") else "on"
-    cap = f"a photo of {_a(oname + ' ' + object_word(obj))} {prep} {bgname}"
+    cap = f"a photo of {_a(oname + ' ' + object_word(obj))} {background_phrase(bgname)}"
     return Content(img, cap, _attrs(0, setting, "photo", label=label, class_name=obj))
