@@ -18,7 +18,7 @@ wildcard_constraints:
 
 rule perceptionclip_head:
     input:
-        unpack(lambda wildcards: pclip_plan.head_inputs(config, wildcards.clip)),
+        unpack(lambda wildcards: clip_spec.weights_input(config, wildcards.clip)),
     output:
         "results/perceptionclip/{clip}/heads/{pclip_head}.pt",
     params:

@@ -150,6 +150,14 @@ def models(config: Mapping) -> dict:
     return dict(section(config).get("models") or {})
 
 
+def need_models(config: Mapping, where: str, names) -> None:
+    """The CLIPs a family section names must be defined under clip.models."""
+    known = models(config)
+    for m in names:
+        if m not in known:
+            raise ClipError(f"{where}: {m!r} is not in clip.models ({sorted(known)})")
+
+
 def weights_file(config: Mapping, name: str) -> str:
     """The weights file a job of CLIP ``name`` reads: the workflow's own checkpoint, a local
     checkpoint, or "" (a pretrained tag, found by open_clip; random init)."""

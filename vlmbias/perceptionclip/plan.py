@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from vlmbias.clip.spec import weights_input
+from vlmbias.clip.spec import need_models
 from vlmbias.core.config import ConfigError, need_dataset
 from vlmbias.perceptionclip import prompts as P
 from vlmbias.tables import registry
@@ -90,30 +90,12 @@ def eval_inputs(config: Mapping, clip: str, task_key: str) -> dict:
                       if spec["task"] == task_key]}
 
 
-def head_inputs(config: Mapping, clip: str) -> dict:
-    return weights_input(config, clip)
-
-
-def embedding_files(config: Mapping) -> list[tuple[str, str, str, str]]:
-    """(clip, dataset, split, preprocess) of every embedding the tables read."""
-    out = []
-    for key in tasks(config):
-        t = task(config, key)
-        for m in models(config):
-            for split in (t["split"], t["val_split"]):
-                out.append((m, t["dataset"], split, t["preprocess"]))
-    return list(dict.fromkeys(out))
-
-
 def check(config: Mapping) -> None:
     """Cross-references the schema cannot see; raises ConfigError naming the key."""
     s = section(config)
     if not s:
         return
-    clip_models = (config.get("clip") or {}).get("models") or {}
-    for m in s["models"]:
-        if m not in clip_models:
-            raise ConfigError(f"perceptionclip.models: {m!r} is not in clip.models ({sorted(clip_models)})")
+    need_models(config, "perceptionclip.models", s["models"])
     for key in tasks(config):
         t = task(config, key)
         where = f"perceptionclip.{key}"
@@ -121,7 +103,8 @@ def check(config: Mapping) -> None:
         splits = config["datasets"][t["dataset"]].get("splits") or {"train": 0, "val": 0}
         for split in (t["split"], t["val_split"]):
             if split not in splits:
-                raise ConfigError(f"{where}: dataset {t['dataset']!r} has no split {split!r} (its splits: {list(splits)})")
+                raise ConfigError(f"{where}: dataset {t['dataset']!r} has no split {split!r} "
+                                  f"(its splits: {list(splits)})")
         for setting in t["settings"]:
             if not _SETTING_RE.match(setting):
                 raise ConfigError(f"{where}.settings: {setting!r} must match {_SETTING_RE.pattern}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from vlmbias.clip.spec import weights_input
+from vlmbias.clip.spec import need_models, weights_input
 from vlmbias.core.config import ConfigError, need_dataset
 from vlmbias.core.paths import sample_inputs
 
@@ -61,10 +61,7 @@ def check(config: Mapping) -> None:
     ts = section(config)
     if not ts:
         return
-    clip_models = (config.get("clip") or {}).get("models") or {}
-    for m in ts["models"]:
-        if m not in clip_models:
-            raise ConfigError(f"textspan.models: {m!r} is not in clip.models ({sorted(clip_models)})")
+    need_models(config, "textspan.models", ts["models"])
     for d in decomposed_datasets(config):
         need_dataset(config, "textspan", d)
     pool = ts.get("pool", "toy")
