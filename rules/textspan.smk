@@ -167,7 +167,7 @@ rule textspan_mlp_table:
     benchmark:
         "benchmarks/textspan/textspan_mlp_table/{table}.tsv"
     conda:
-        "../envs/tables.yaml"
+        "../envs/clip.yaml"  # t20's figure reads the images through the torch dataset
     script:
         "../scripts/table.py"
 
