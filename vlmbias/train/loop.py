@@ -63,14 +63,13 @@ class TrainState:
 
 
 @torch.no_grad()
-def evaluate_heads(model: nn.Module, ds: Dataset, num_classes: int, device: torch.device,
-                   batch_size: int, num_workers: int = 0, desc: str = "eval",
-                   progress: bool = True) -> list[dict]:
-    """Top-1 accuracy (%) and confusion matrix (rows: true, cols: predicted) of every head of a
-    model whose output is [B, K] (one head) or [H, B, K] (several, e.g. a probe sweep), one image
-    at a time in the sense of the paper: eval-mode model, no test-time batch statistics."""
+def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int, num_workers: int = 0,
+            desc: str = "predict", progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predictions [H, N], labels [N]) of every image in order, one image at a time in the
+    sense of the paper: eval-mode model, no test-time batch statistics. A model's output is
+    [B, K] (one head, H = 1) or [H, B, K] (several, e.g. a probe sweep)."""
     model.eval()
-    conf = None
+    preds, labels = [], []
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
@@ -79,16 +78,22 @@ def evaluate_heads(model: nn.Module, ds: Dataset, num_classes: int, device: torc
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device):
             out = model(x)
-        pred = (out if out.ndim == 3 else out[None]).argmax(-1).cpu()
-        if conf is None:
-            conf = torch.zeros(len(pred), num_classes, num_classes, dtype=torch.long)
-        for h, p in enumerate(pred):
-            conf[h] += torch.bincount(y * num_classes + p, minlength=num_classes**2).view(
-                num_classes, num_classes)
-    if conf is None:
-        raise ValueError(f"{desc}: nothing to evaluate (empty dataset)")
+        preds.append((out if out.ndim == 3 else out[None]).argmax(-1).cpu())
+        labels.append(y)
+    if not preds:
+        raise ValueError(f"{desc}: nothing to predict (empty dataset)")
+    return torch.cat(preds, dim=1), torch.cat(labels)
+
+
+def evaluate_heads(model: nn.Module, ds: Dataset, num_classes: int, device: torch.device,
+                   batch_size: int, num_workers: int = 0, desc: str = "eval",
+                   progress: bool = True) -> list[dict]:
+    """Top-1 accuracy (%) and confusion matrix (rows: true, cols: predicted) of every head
+    (:func:`predict`)."""
+    preds, labels = predict(model, ds, device, batch_size, num_workers, desc, progress)
     results = []
-    for c in conf:
+    for p in preds:
+        c = torch.bincount(labels * num_classes + p, minlength=num_classes**2).view(num_classes, num_classes)
         total = int(c.sum())
         per_class = (c.diag().double() / c.sum(1).clamp(min=1).double() * 100).tolist()
         results.append({"acc": float(c.diag().sum()) / max(total, 1) * 100.0,
