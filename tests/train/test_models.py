@@ -57,3 +57,23 @@ def test_vit_gets_input_size():
 def test_bad_specs(spec, msg):
     with pytest.raises(ModelSpecError, match=msg):
         build_model(spec, 3, 32)
+
+
+@pytest.mark.parametrize("builder", ["timm", "torchvision"])
+def test_local_pretrained_weights_with_a_new_classifier(builder, tmp_path):
+    """pretrained_file: the backbone takes the file's weights, a classifier of another size is
+    re-initialised; a torchvision model other than AlexNet builds too."""
+    import timm
+    import torchvision
+
+    source = (timm.create_model("resnet18", num_classes=1000) if builder == "timm"
+              else torchvision.models.resnet18(num_classes=1000))
+    torch.save(source.state_dict(), tmp_path / "w.pth")
+    spec = {"builder": builder, "arch": "resnet18"}
+    fresh = build_model(spec, 3, 32)
+    loaded = build_model({**spec, "pretrained_file": str(tmp_path / "w.pth")}, 3, 32)
+    assert torch.equal(loaded.conv1.weight, source.conv1.weight)
+    assert not torch.equal(fresh.conv1.weight, source.conv1.weight)
+    assert loaded.fc.weight.shape == (3, 512)
+    with pytest.raises(ModelSpecError, match="pretrained_file"):
+        build_model({"builder": "torchvision", "arch": "resnet18", "pretrained": True}, 3, 32)

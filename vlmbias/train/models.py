@@ -10,7 +10,11 @@ A model is described in config by a small spec::
 width knob: timm's VGG (the conv plan and the 4096-wide MLP are fixed) and torchvision's AlexNet.
 With ``width == 1`` they are the library's models unchanged; below 1 the same topology is built
 with every channel count scaled, which is what the toy world uses to stay CPU-sized.
-Models are always randomly initialised: dataset classification trains from scratch.
+Models are randomly initialised (dataset classification trains from scratch) unless the spec
+names weights: ``pretrained: true`` (the library's own, by timm tag such as
+``resnet50.tv_in1k``, downloaded by timm) or ``pretrained_file: PATH`` (a local state dict of
+``arch``, timm or torchvision); a classifier whose shape differs from the file's is
+re-initialised (timm's own rule; torchvision: the same, by shape).
 """
 
 from __future__ import annotations
@@ -76,9 +80,23 @@ def _torchvision_alexnet(num_classes: int, width: float, kwargs: dict) -> nn.Mod
     return model
 
 
+def _load_torchvision(model: nn.Module, path: str) -> nn.Module:
+    """A local state dict into a torchvision model; entries whose shape differs (the classifier
+    of another number of classes) keep their fresh initialisation."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = model.load_state_dict({k: v for k, v in state.items() if k not in skipped}, strict=False).missing_keys
+    if set(missing) - set(skipped):
+        raise ModelSpecError(f"{path}: no weights for {sorted(set(missing) - set(skipped))[:5]}...")
+    return model
+
+
 def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.Module:
-    """Build a randomly initialised classifier from a config model spec."""
+    """Build a classifier from a config model spec (randomly initialised unless it names weights)."""
     builder = spec.get("builder", "timm")
+    pretrained_file = spec.get("pretrained_file")
+    pretrained = bool(spec.get("pretrained")) or bool(pretrained_file)
     arch = spec.get("arch")
     if not arch:
         raise ModelSpecError(f"model spec without 'arch': {spec}")
@@ -95,13 +113,19 @@ def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.M
             kwargs.setdefault("img_size", input_size)
         if not timm.is_model(arch):
             raise ModelSpecError(f"timm has no model named {arch!r}")
-        return timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
+        if pretrained_file:
+            kwargs["pretrained_cfg_overlay"] = {"file": pretrained_file}
+        return timm.create_model(arch, pretrained=pretrained, num_classes=num_classes, **kwargs)
     if builder == "torchvision":
         if arch == "alexnet":
             return _torchvision_alexnet(num_classes, width, kwargs)
         if width != 1.0:
             raise ModelSpecError(f"{arch}: 'width' applies only to alexnet among torchvision models")
-            return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+        if spec.get("pretrained") and not pretrained_file:
+            raise ModelSpecError(f"{arch}: torchvision's own weights are not wired (their classifiers differ "
+                                 "per architecture): use builder timm (e.g. resnet50.tv_in1k) or pretrained_file")
+        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+        return _load_torchvision(model, pretrained_file) if pretrained_file else model
     raise ModelSpecError(f"unknown model builder {builder!r} (use 'timm' or 'torchvision')")
 
 
