@@ -25,6 +25,7 @@ include: "rules/dataset_classification.smk"
 include: "rules/ssl.smk"
 include: "rules/clip.smk"
 include: "rules/textspan.smk"
+include: "rules/b2t.smk"
 include: "rules/perceptionclip.smk"
 include: "rules/report.smk"
 

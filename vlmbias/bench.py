@@ -102,6 +102,12 @@ def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
         pool = tmp / "image_descriptions_general.txt"
         pool.write_text("Photo taken in Spain\nA bowl\n")
         extra["textspan"] = {"pool": str(pool)}
+    if "b2t" in paper:  # the released files B2T reads: ClipCap, GPT-2's tokenizer, the ERM checkpoints
+        (tmp / "gpt2").mkdir(exist_ok=True)
+        for name in ("clipcap.pt", "waterbirds_erm.pth", "celeba_erm.pth"):
+            (tmp / name).touch()
+        extra["b2t"] = {"captioner": {"weights": str(tmp / "clipcap.pt"), "tokenizer": str(tmp / "gpt2")},
+                        "classifier": {"checkpoints": {t: str(tmp / f"{t}_erm.pth") for t in ("waterbirds", "celeba")}}}
     override = tmp / "shards.yaml"
     override.write_text(yaml.safe_dump(extra))
     return override

@@ -50,6 +50,10 @@ PAPER_JOBS = {
     "t08_mae_linear_probe": {"sample": 4, "train_dsc": 1, "pretrain_mae": 2, "probe": 2, "mae_probe_table": 1},
     "t09_transfer": {"sample": 6, "train_dsc": 4, "pretrain_mae": 1, "probe": 6, "transfer_table": 1},
     "t10_composition": {"sample": 6, "composition_table": 1},
+    # B2T: the released ERM checkpoints predict the val split, ClipCap (Conceptual Captions weights) captions
+    # it from the ViT-B/32 embeddings, which also score the keywords
+    "t11_b2t_keywords": {"sample": 2, "b2t_predict": 2, "embed_clip": 2, "b2t_caption": 2, "b2t_keywords": 2,
+                         "b2t_keywords_table": 1},
     # four OpenAI CLIPs (QuickGELU): train and val embedded with the official preprocessing; a text head
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
@@ -121,8 +125,9 @@ def test_toy_dag(tmp_path):
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
     jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
-            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 5, "zeroshot_clip": 1,
+            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 6, "zeroshot_clip": 1,
             "perceptionclip_head": 12, "perceptionclip_eval": 2,
+            "b2t_train_classifier": 2, "b2t_predict": 2, "b2t_train_captioner": 1, "b2t_caption": 2, "b2t_keywords": 2,
             "table_html": len(tables), "figure_report": 2 + 2 + 3, **writers}  # report pages: one per table/figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 
@@ -150,6 +155,8 @@ def write_config(tmp_path, mutate):
     (lambda c: c["textspan"]["waterbirds"].update(dataset="birds"), "birds"),
     (lambda c: c["ssl"]["t09_transfer"].update(task="flickr"), "flickr"),
     (lambda c: c["clip"]["models"].update(big={"open_clip": "ViT-Q-99"}), "ViT-Q-99"),
+    (lambda c: c["b2t"]["captioner"].update(weights="/x/clipcap.pt"), "exactly one of train"),
+    (lambda c: c["b2t"]["tasks"]["celeba"].update(audit_split="holdout"), "holdout"),
 ])
 def test_config_errors_stop_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)

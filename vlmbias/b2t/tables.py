@@ -1,0 +1,55 @@
+"""The B2T tables: t11, the keywords of each class's mispredicted captions with their CLIP score,
+subgroup accuracy and bias tag, beside the reported keyword rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vlmbias.core.io import read_json, read_jsons
+from vlmbias.tables.registry import TableJob
+from vlmbias.tables.write import data_description, value_or_nan, write_table
+
+
+def _caption_quality(job: TableJob) -> str:
+    paths = list(getattr(job.input, "captioner", None) or [])
+    if not paths:
+        return "the official ClipCap weights (Conceptual Captions)"
+    m = read_json(paths[0])
+    quality = "; ".join(f"{split}: " + ", ".join(f"{k[6:]} {v}%" for k, v in q.items() if k.startswith("names_"))
+                        for split, q in m.get("holdout", {}).items())
+    return (f"a toy ClipCap trained here ({m['pairs']} pairs, GPT-2 {m['gpt']['n_layer']} layers x {m['gpt']['n_embd']}, "
+            f"vocabulary {m['vocab']}; loss {m['first_loss']:.2f} -> {m['final_loss']:.2f}); share of held-out captions "
+            f"naming the true value: {quality}")
+
+
+def write_keywords(job: TableJob) -> pd.DataFrame:
+    runs = read_jsons(job.input.runs)
+    reported = job.table.reported
+    records = []
+    for run in runs:
+        for cls, res in run["classes"].items():
+            rep = (reported.get(run["task"]) or {}).get(cls) or {}
+            for r in res["keywords"]:
+                rr = rep.get(r["keyword"].lower())
+                records.append({
+                    "dataset": run["dataset"], "class": cls, "keyword": r["keyword"],
+                    "reproduced_score": round(r["score"], 3), "reported_score": value_or_nan(rr[0] if rr else None),
+                    "reproduced_subgroup_acc": None if r["subgroup_acc"] is None else round(100 * r["subgroup_acc"], 1),
+                    "reported_subgroup_acc": value_or_nan(100 * rr[1] if rr and rr[1] is not None else None),
+                    "reproduced_tag": r["tag"], "reported_tag": rr[2] if rr else "",
+                    "images_with_keyword": r["n_images"], "class_acc": round(100 * res["class_acc"], 1),
+                    "wrong": res["n_wrong"], "images": res["n"]})
+    df = pd.DataFrame.from_records(records)
+    run0 = runs[0]
+    notes = [
+        f"Data: {data_description(job.config)}; audited split: {run0['split']} (as the official code); scoring CLIP: "
+        f"{run0['scorer']}.",
+        "keyword: YAKE (n 3, dedup_lim 0.9, top 20) on the captions of the class's mispredicted images joined with "
+        "spaces; score: 100 x (mean cos over the wrong images - mean over the correct ones) of 'a photo of a "
+        "{keyword}', sorted by score; subgroup_acc: accuracy over the class's images whose caption holds the keyword "
+        "(whole word); tag: S (spurious, class-specific), M (scores positive in the other class too), blank: negative.",
+        f"Captioner: {_caption_quality(job)}.",
+        f"reported: {job.table.source}.",
+    ]
+    write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    return df
