@@ -134,6 +134,52 @@ rule b2t_keywords:
         "../scripts/b2t_keywords.py"
 
 
+rule b2t_zeroshot:
+    input:
+        unpack(lambda wildcards: b2t_plan.zero_shot_inputs(config, wildcards.b2t_task)),
+    output:
+        "results/b2t/{b2t_task}/zeroshot.json",
+    params:
+        task=lambda wildcards: b2t_plan.task(config, wildcards.b2t_task),
+        clip=(B2T.get("zero_shot") or {}).get("clip"),
+        clip_spec=CLIP_MODELS.get((B2T.get("zero_shot") or {}).get("clip"), {}),
+        options=B2T.get("zero_shot") or {},
+        device=CLIP.get("device", "auto"),
+    log:
+        "logs/b2t_zeroshot/{b2t_task}.log",
+    benchmark:
+        "benchmarks/b2t/b2t_zeroshot/{b2t_task}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../envs/clip.yaml"
+    script:
+        "../scripts/b2t_zeroshot.py"
+
+
+rule b2t_zeroshot_table:
+    input:
+        runs=expand("results/b2t/{task}/zeroshot.json", task=B2T_TASKS),
+    output:
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+    params:
+        table=lambda wildcards: wildcards.table,
+    wildcard_constraints:
+        table=table_ids("b2t_zeroshot_table"),
+    log:
+        "logs/tables/{table}.log",
+    benchmark:
+        "benchmarks/b2t/b2t_zeroshot_table/{table}.tsv"
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/table.py"
+
+
 rule b2t_keywords_table:
     input:
         runs=expand("results/b2t/{task}/keywords.json", task=B2T_TASKS),

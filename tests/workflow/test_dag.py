@@ -1,7 +1,6 @@
 """The DAG, built by Snakemake itself (dry runs): the paper protocol's jobs, GPU tags, and
 config errors stopping the run before any job with a message naming the culprit."""
 
-import os
 import pathlib
 import re
 import subprocess
@@ -54,6 +53,8 @@ PAPER_JOBS = {
     # it from the ViT-B/32 embeddings, which also score the keywords
     "t11_b2t_keywords": {"sample": 2, "b2t_predict": 2, "embed_clip": 2, "b2t_caption": 2, "b2t_keywords": 2,
                          "b2t_keywords_table": 1},
+    # zero-shot CLIP RN50 on the test splits with the material's prompt table (no keywords needed)
+    "t12_b2t_zeroshot": {"sample": 2, "embed_clip": 2, "b2t_zeroshot": 2, "b2t_zeroshot_table": 1},
     # four OpenAI CLIPs (QuickGELU): train and val embedded with the official preprocessing; a text head
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
@@ -128,7 +129,7 @@ def test_toy_dag(tmp_path):
             "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 6, "zeroshot_clip": 1,
             "perceptionclip_head": 12, "perceptionclip_eval": 2,
             "b2t_train_classifier": 2, "b2t_predict": 2, "b2t_train_captioner": 1, "b2t_caption": 2, "b2t_keywords": 2,
-            "table_html": len(tables), "figure_report": 2 + 2 + 3, **writers}  # report pages: one per table/figure
+            "b2t_zeroshot": 2, "table_html": len(tables), "figure_report": 2 + 2 + 3, **writers}  # report pages: one per table/figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 
 

@@ -107,11 +107,25 @@ def keyword_inputs(config: Mapping, key: str) -> dict:
             "embeddings": embedding(scorer, t["dataset"], t["audit_split"]), **weights_input(config, scorer)}
 
 
+def zero_shot_inputs(config: Mapping, key: str) -> dict:
+    """t12: the test split's embeddings of the zero-shot CLIP and that CLIP's weights; the task's
+    keywords (t11) and its audited captions (the keywords' phrases) unless the config gives both
+    B2T template sets (the paper's prompt table)."""
+    t, zs = task(config, key), section(config)["zero_shot"]
+    out = {"embeddings": embedding(zs["clip"], t["dataset"], t["test_split"]), **weights_input(config, zs["clip"])}
+    given = (zs.get("class_templates") or {}).get(key) or {}
+    if not {"b2t_pos", "b2t_neg"} <= set(given):  # some templates come from the keywords
+        out |= {"keywords": f"results/b2t/{key}/keywords.json", "captions": caption_file(t["dataset"], t["audit_split"])}
+    return out
+
+
 def check(config: Mapping) -> None:
     s = section(config)
     if not s:
         return
     need_models(config, "b2t.scorer", [s["scorer"]])
+    if s.get("zero_shot"):
+        need_models(config, "b2t.zero_shot.clip", [s["zero_shot"]["clip"]])
     c = s["captioner"]
     need_models(config, "b2t.captioner.clip", [c["clip"]])
     if bool(c.get("train")) == bool(c.get("weights")):

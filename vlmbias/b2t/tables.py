@@ -53,3 +53,50 @@ def write_keywords(job: TableJob) -> pd.DataFrame:
     ]
     write_table(df, job.output.csv, job.output.md, job.heading, notes)
     return df
+
+
+ROW_LABELS = {"base": "Base prompt", "group_names": "+ Group names", "b2t_neg": "+ B2T-neg", "b2t_pos": "+ B2T-pos"}
+TEMPLATE_SOURCES = {
+    "keywords": "built from t11's keywords, never written by hand: the strongest positive-score keywords of every "
+                "class (B2T-pos) or negative-score ones (B2T-neg), a keyword that names a class skipped, each as "
+                "'{c} <the phrase the captions say it in>' or '<keyword> {c}'",
+    "config": "the material's prompt table, given as data in the config (b2t.zero_shot.class_templates)"}
+
+
+def write_zeroshot(job: TableJob) -> pd.DataFrame:
+    runs = read_jsons(job.input.runs)
+    records = []
+    for key, label in ROW_LABELS.items():
+        rec = {"prompt": label}
+        for run in runs:
+            row, d = run["rows"][key], run["task"]
+            rep = (job.table.reported.get(key) or {}).get(d)
+            rec |= {f"reproduced_worst ({d})": round(row["worst"], 2),
+                    f"reported_worst ({d})": value_or_nan(rep[0] if rep else None),
+                    f"reproduced_avg ({d})": round(row["avg"], 2),
+                    f"reported_avg ({d})": value_or_nan(rep[1] if rep else None),
+                    f"class templates ({d})": " | ".join(row["class_templates"]) if key != "base" else "{c}"}
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    run0 = runs[0]
+    verdicts = []
+    for run in runs:
+        r = run["rows"]
+        up = r["b2t_pos"]["worst"] - r["base"]["worst"]
+        verdicts.append(f"{run['task']}: B2T-pos {'raised' if up > 0 else 'did NOT raise'} the worst group over the base "
+                        f"prompt ({r['base']['worst']:.1f} -> {r['b2t_pos']['worst']:.1f}; B2T-neg "
+                        f"{r['b2t_neg']['worst']:.1f}; group names {r['group_names']['worst']:.1f}).")
+        if run.get("template_source") == "keywords" and len(r["b2t_pos"]["class_templates"]) == 1:
+            verdicts.append(f"{run['task']}: t11 found no positive-score keyword (the classifier made "
+                            f"{run.get('n_wrong', '?')} mistakes on the audited split), so B2T-pos is the base prompt.")
+    by_source = {}
+    for run in runs:
+        by_source.setdefault(run.get("template_source", "keywords"), []).append(run["task"])
+    notes = [f"Data: {data_description(job.config)}; {run0['split']} split; CLIP {run0['clip']}; prompt templates "
+             f"'{run0['templates']}' x the class templates ({{c}} = the class).",
+             "B2T class templates: " + "; ".join(f"{', '.join(t)}: {TEMPLATE_SOURCES[s]}" for s, t in by_source.items())
+             + ". + Group names: the groups' names. Each class embedding: the normalised mean of its prompts' "
+             "normalised embeddings. worst: the lowest (label, group) cell; avg: over all images.",
+             f"reported: {job.table.source}."] + verdicts
+    write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    return df

@@ -29,7 +29,7 @@ SPEC_KEYS = ("open_clip", "pretrained", "checkpoint", "train")
 #: Named class lists a dataset entry may give as ``classes: <name>`` (attributes of open_clip).
 CLASS_LISTS: dict[str, str] = {"imagenet": "IMAGENET_CLASSNAMES"}
 #: Template sets ``vlmbias.clip.templates`` knows (checked here by name, without open_clip).
-TEMPLATE_SET_NAMES = ("openai_imagenet", "simple_imagenet", "toy")
+TEMPLATE_SET_NAMES = ("openai_imagenet", "simple_imagenet", "toy", "plain")
 
 
 class ClipError(ConfigError):

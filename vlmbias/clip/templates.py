@@ -18,6 +18,7 @@ TEMPLATE_SETS: dict[str, tuple] = {
     "openai_imagenet": open_clip.OPENAI_IMAGENET_TEMPLATES,   # the 80 CLIP ImageNet templates
     "simple_imagenet": open_clip.SIMPLE_IMAGENET_TEMPLATES,
     "toy": TOY_TEMPLATES,
+    "plain": ("a photo of a {}",),   # one template, the prompt of B2T's keyword score
 }
 assert tuple(TEMPLATE_SETS) == TEMPLATE_SET_NAMES  # vlmbias.clip.spec checks config names against these
 
