@@ -6,6 +6,7 @@ from vlmbias.b2t import plan as b2t_plan
 check_config(b2t_plan.check)
 B2T = b2t_plan.section(config)
 B2T_TASKS = b2t_plan.tasks(config)
+B2T_GROUP_TASKS = b2t_plan.group_tasks(config)
 B2T_CAPTIONER = b2t_plan.captioner(config) if B2T else {}
 
 
@@ -40,7 +41,7 @@ rule b2t_train_classifier:
 rule b2t_predict:
     input:
         unpack(lambda wildcards: sample_inputs([b2t_plan.task(config, wildcards.b2t_task)["dataset"]])),
-        weights=lambda wildcards: b2t_plan.classifier_weights(config, wildcards.b2t_task),
+        unpack(lambda wildcards: b2t_plan.classifier_weights(config, wildcards.b2t_task)),
     output:
         "results/b2t/{b2t_task}/classifier/{split}.parquet",
     params:
@@ -162,7 +163,7 @@ rule b2t_zeroshot:
 
 rule b2t_zeroshot_table:
     input:
-        runs=expand("results/b2t/{task}/zeroshot.json", task=B2T_TASKS),
+        runs=expand("results/b2t/{task}/zeroshot.json", task=B2T_GROUP_TASKS),
     output:
         csv="results/tables/{table}.csv",
         md="results/tables/{table}.md",
@@ -182,7 +183,7 @@ rule b2t_zeroshot_table:
 
 rule b2t_keywords_table:
     input:
-        runs=expand("results/b2t/{task}/keywords.json", task=B2T_TASKS),
+        runs=expand("results/b2t/{task}/keywords.json", task=B2T_GROUP_TASKS),
         captioner=["results/b2t/clipcap/metrics.json"] if B2T_CAPTIONER.get("train") else [],
     output:
         csv="results/tables/{table}.csv",
@@ -195,6 +196,52 @@ rule b2t_keywords_table:
         "logs/tables/{table}.log",
     benchmark:
         "benchmarks/b2t/b2t_keywords_table/{table}.tsv"
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/table.py"
+
+
+rule b2t_label_diagnosis:
+    input:
+        unpack(lambda wildcards: b2t_plan.diagnosis_inputs(config, wildcards.b2t_task)),
+    output:
+        run="results/b2t/{b2t_task}/diagnosis.json",
+        images="results/b2t/{b2t_task}/diagnosis_images.npz",
+    params:
+        task=lambda wildcards: b2t_plan.task(config, wildcards.b2t_task),
+        examples=b2t_plan.diagnosis(config).get("examples"),
+        sample_dir=lambda wildcards: sample_dir(b2t_plan.task(config, wildcards.b2t_task)["dataset"]),
+    log:
+        "logs/b2t_label_diagnosis/{b2t_task}.log",
+    benchmark:
+        "benchmarks/b2t/b2t_label_diagnosis/{b2t_task}.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/b2t_label_diagnosis.py"
+
+
+rule b2t_diagnosis_table:
+    input:
+        run=lambda wildcards: f"results/b2t/{b2t_plan.diagnosis(config)['task']}/diagnosis.json",
+        images=lambda wildcards: f"results/b2t/{b2t_plan.diagnosis(config)['task']}/diagnosis_images.npz",
+    output:
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+        png="results/figures/{table}.png",
+    params:
+        table=lambda wildcards: wildcards.table,
+    wildcard_constraints:
+        table=table_ids("b2t_diagnosis_table"),
+    log:
+        "logs/tables/{table}.log",
+    benchmark:
+        "benchmarks/b2t/b2t_diagnosis_table/{table}.tsv"
     conda:
         "../envs/tables.yaml"
     script:

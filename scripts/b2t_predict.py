@@ -10,5 +10,5 @@ from vlmbias.core import smk  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-predict_split(snakemake.params.spec, snakemake.input.weights, snakemake.params.sample_dir, snakemake.wildcards.split,
+predict_split(snakemake.params.spec, snakemake.input.get("weights"), snakemake.params.sample_dir, snakemake.wildcards.split,
               snakemake.output[0], log=log.info)

@@ -19,7 +19,7 @@ from vlmbias.toyworld.scenes import objects as object_scenes
 from vlmbias.toyworld.scenes import photos
 
 SIX = {"yfcc", "cc", "datacomp", "wit", "laion", "imagenet"}
-LABELED = {"waterbirds", "celeba"}
+LABELED = {"waterbirds", "celeba", "imagenet_noisy"}
 KEY_RE = re.compile(r"^(?P<source>[a-z0-9_]+)_(?P<index>\d{7})$")
 
 
@@ -52,9 +52,9 @@ def test_registration_order():
         "cartoon_object", "icon_set", "cartoon_character", "flat_illustration", "clothing_product", "logo_badge",
         "product_white", "text_ad", "sticker", "clipart", "web_portrait", "screenshot",
         "document_text", "bar_chart", "diagram", "map", "archive_photo",
-        "object_on_texture", "bird_scene", "celeb_face"]
-    assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "waterbirds", "celeba",
-                                "webpairs"]
+        "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object"]
+    assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_noisy", "waterbirds",
+                                "celeba", "webpairs"]
 
 
 def test_registry_contents():
@@ -354,8 +354,12 @@ def test_labeled_worlds_write_shards_with_metadata(tmp_path):
         for key, members in samples.items():
             meta = json.loads(members["json"])
             assert set(members) == {"jpg", "txt", "json"} and meta["caption"] == members["txt"].decode()
-            assert {"label", "split", "group", "people", "setting", "style"} <= set(meta)
-            assert Image.open(io.BytesIO(members["jpg"])).size == (32, 32)
+            assert {"label", "split", "people", "setting", "style"} <= set(meta)
+            if name == "imagenet_noisy":  # no groups; framed as the ImageNet-like source
+                assert {"label_error", "object", "true_label"} <= set(meta)
+                assert min(Image.open(io.BytesIO(members["jpg"])).size) >= 32
+            else:
+                assert "group" in meta and Image.open(io.BytesIO(members["jpg"])).size == (32, 32)
 
 
 def test_planner_seed_is_an_extra_child():
@@ -370,11 +374,28 @@ def test_planner_seed_is_an_extra_child():
 
 def test_webpairs_are_captioned_pairs_with_web_correlations():
     metas = _metas("webpairs", 300)
-    assert all(m["split"] == "train" and len(m["caption"]) > 10 for m in metas)
+    assert all(m["split"] == "train" and len(m["caption"]) > 6 for m in metas)
     content = Counter(m["content"] for m in metas)
-    assert content["object_on_texture"] > 100 and content["bird_scene"] > 15 and content["celeb_face"] > 15
+    assert content["web_object"] > 80 and content["bird_scene"] > 40 and content["celeb_face"] > 25
     birds = [m for m in metas if m["content"] == "bird_scene"]
     assert sum(m["y"] == m["place"] for m in birds) >= 0.75 * len(birds)  # mostly in their habitat
+    faces = [m for m in metas if m["content"] == "celeb_face"]
+    blond = [m for m in faces if m["blond"]]
+    assert sum(m["male"] for m in blond) <= 0.35 * len(blond)  # blond hair mostly on women
+    # web-like captions: the object, bird or face named with and without colour, place or gender
+    objects = [m for m in metas if m["content"] == "web_object"]
+    assert all(m["class_name"] in m["caption"] for m in objects)
+    assert any(m["caption"] in (f"a photo of a {m['class_name']}", f"a photo of an {m['class_name']}") for m in objects)
+    assert sum(" on " not in m["caption"] and " in " not in m["caption"] for m in objects) > 0.3 * len(objects)
+    for m in birds:
+        assert m["bird"] in m["caption"] or ("waterbird" if m["y"] else "landbird") in m["caption"]
+    assert any(m["caption"] in ("a photo of a landbird", "a photo of a waterbird") for m in birds)
+    assert sum(m["place_name"] not in m["caption"] for m in birds) > 0.3 * len(birds)
+    for m in faces:  # women's hair always named, men's often not
+        named = m["hair"] in m["caption"] or (m["hair"] in ("black", "brown") and "dark" in m["caption"])
+        assert named or (m["male"] and "hair" not in m["caption"]), m["caption"]
+    assert any(m["male"] and "hair" not in m["caption"] for m in faces)
+    assert any(m["caption"].startswith("a photo of a celebrity with") for m in faces)
     assert "split" not in tw.render("yfcc", 0, 32, 0)[2]  # the other sources are unchanged
 
 
@@ -449,3 +470,24 @@ def test_failed_render_leaves_no_partial_shard(tmp_path, monkeypatch):
     # the first shard (samples 0-3) was complete and stays; the second was being written: gone
     assert sorted(f.name for f in tmp_path.iterdir()) == ["00000.tar"]
     assert sorted(read_shard(paths[0])) == [f"yfcc_{i:07d}" for i in range(4)]
+
+
+def test_imagenet_noisy_plants_mislabeled_and_ambiguous_labels():
+    metas = _metas("imagenet_noisy", 660)
+    val = [m for m in metas if m["split"] == "val"]
+    train = [m for m in metas if m["split"] == "train"]
+    assert len(val) == 132 and tw.class_names("imagenet_noisy")[-1] == "mug"
+    names = tw.class_names("imagenet_noisy")
+    assert all(names[m["label"]] == m["class_name"] for m in metas)
+    wrong = [m for m in val if m["label_error"] == "mislabeled"]
+    assert len(wrong) == 11 and len({m["label"] for m in wrong}) == 11      # 1 in 12, every class once
+    assert all(m["object"] != m["class_name"] and names[m["true_label"]] == m["object"] for m in wrong)
+    assert not any(m["label_error"] == "mislabeled" for m in train)          # train labels are clean
+    clean = [m for m in metas if not m["label_error"]]
+    assert all(m["object"] == m["class_name"] and m["true_label"] == m["label"] for m in clean)
+    mugs = [m for m in metas if m["class_name"] == "mug" and m["label_error"] != "mislabeled"]
+    assert mugs and all(m["label_error"] == "ambiguous" and m["object"] == "mug" and m["synonym"] == "cup" for m in mugs)
+    # a mug is drawn as a cup: the same picture under two names
+    draw = tw.COMPONENTS["labeled_object"]
+    mug, cup = (draw(np.random.default_rng(3), 48, 48, label=names.index(c), drawn=names.index(c)) for c in ("mug", "cup"))
+    assert np.array_equal(np.asarray(mug.image), np.asarray(cup.image)) and "mug" in mug.caption

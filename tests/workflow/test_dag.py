@@ -55,6 +55,9 @@ PAPER_JOBS = {
                          "b2t_keywords_table": 1},
     # zero-shot CLIP RN50 on the test splits with the material's prompt table (no keywords needed)
     "t12_b2t_zeroshot": {"sample": 2, "embed_clip": 2, "b2t_zeroshot": 2, "b2t_zeroshot_table": 1},
+    # the ImageNet ResNet-50 as it is (nothing trained) on ImageNet val, captioned and its keywords found
+    "t13_b2t_label_diagnosis": {"sample": 1, "b2t_predict": 1, "embed_clip": 1, "b2t_caption": 1, "b2t_keywords": 1,
+                                "b2t_label_diagnosis": 1, "b2t_diagnosis_table": 1},
     # four OpenAI CLIPs (QuickGELU): train and val embedded with the official preprocessing; a text head
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
@@ -72,7 +75,7 @@ PAPER_JOBS = {
     "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
                                 "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
 }
-CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval"}  # + every table rule
+CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis"}  # + every table rule
 
 
 def test_every_table_is_expected():
@@ -124,12 +127,13 @@ def test_toy_dag(tmp_path):
         writers[registry.table(t).rule] = writers.get(registry.table(t).rule, 0) + 1
     # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP;
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
-    jobs = {"toyworld": 9, "sample": 10, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
+    jobs = {"toyworld": 10, "sample": 11, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
-            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 6, "zeroshot_clip": 1,
+            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 7, "zeroshot_clip": 1,
             "perceptionclip_head": 12, "perceptionclip_eval": 2,
-            "b2t_train_classifier": 2, "b2t_predict": 2, "b2t_train_captioner": 1, "b2t_caption": 2, "b2t_keywords": 2,
-            "b2t_zeroshot": 2, "table_html": len(tables), "figure_report": 2 + 2 + 3, **writers}  # report pages: one per table/figure
+            "b2t_train_classifier": 3, "b2t_predict": 3, "b2t_train_captioner": 1, "b2t_caption": 3, "b2t_keywords": 3,
+            "b2t_zeroshot": 2, "b2t_label_diagnosis": 1,
+            "table_html": len(tables), "figure_report": 2 + 2 + 3 + 1, **writers}  # report pages: one per figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 
 
@@ -158,6 +162,8 @@ def write_config(tmp_path, mutate):
     (lambda c: c["clip"]["models"].update(big={"open_clip": "ViT-Q-99"}), "ViT-Q-99"),
     (lambda c: c["b2t"]["captioner"].update(weights="/x/clipcap.pt"), "exactly one of train"),
     (lambda c: c["b2t"]["tasks"]["celeba"].update(audit_split="holdout"), "holdout"),
+    (lambda c: c["b2t"]["label_diagnosis"].update(task="imagenet21k"), "imagenet21k"),
+    (lambda c: c["b2t"]["classifier"].update(pretrained=["birds"]), "birds"),
 ])
 def test_config_errors_stop_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)

@@ -14,6 +14,11 @@ from vlmbias.tables.registry import reported
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHANCE3 = 100 / 3
+# t13 at smoke: 60 val images, 11 mislabeled + 1 ambiguous planted. Flagging at random as many
+# images as B2T flags (~7) would give precision ~0.2 and mislabeled recall ~0.12; the smoke run
+# measured 0.86 and 0.45.
+PRECISION_MIN = 0.6
+RECALL_MIN = 0.3
 pytestmark = pytest.mark.e2e
 
 
@@ -160,3 +165,70 @@ def test_textspan_tables(smoke_run):
     for f in ["f19_textspan_msa_ablation", "t20_textspan_heads_toy_vit", "f21_token_heatmaps_toy_vit"]:
         png = (smoke_run / f"results/figures/{f}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000, f
+
+
+# ---- B2T (issue 11) and PerceptionCLIP (issue 10), on the toy CLIP and toy ClipCap of the same run
+
+def _names_place(keyword, places):
+    from vlmbias.b2t.keywords import holds
+
+    return any(holds(p, keyword) or holds(keyword, p) for p in places)
+
+
+def test_b2t_keywords_name_the_planted_places(smoke_run):
+    from vlmbias.toyworld.labeled import LAND_PLACES, WATER_PLACES
+
+    t11 = table(smoke_run, "t11_b2t_keywords")
+    assert set(t11["dataset"]) <= {"waterbirds", "celeba"}   # the label-diagnosis task has no groups
+    wb = t11[t11["dataset"] == "waterbirds"]
+    for cls, places in (("waterbird", LAND_PLACES), ("landbird", WATER_PLACES)):
+        rows = wb[wb["class"] == cls].sort_values("reproduced_score", ascending=False)
+        top = rows.iloc[0]
+        # the strongest keyword of the waterbird class is a land place, of the landbird class a water place,
+        # and the class's images captioned with it are classified worse than the class as a whole
+        assert _names_place(top["keyword"], places), rows.head(5)
+        assert top["reproduced_subgroup_acc"] < top["class_acc"], rows.head(5)
+        assert top["reproduced_tag"] == "S", rows.head(5)   # scores positive in this class only
+    md = (smoke_run / "results/tables/t11_b2t_keywords.md").read_text()
+    assert "third-party run" in md and "toy ClipCap" in md
+
+
+def test_b2t_pos_prompts_raise_the_worst_group(smoke_run):
+    t12 = table(smoke_run, "t12_b2t_zeroshot").set_index("prompt")
+    wb = t12["reproduced_worst (waterbirds)"]
+    assert wb["+ B2T-pos"] > wb["Base prompt"], t12
+    assert t12.loc["Base prompt", "reported_worst (waterbirds)"] == 50.3
+    # the templates were built from t11's keywords: a land and a water place among them
+    from vlmbias.toyworld.labeled import LAND_PLACES, WATER_PLACES
+
+    templates = t12.loc["+ B2T-pos", "class templates (waterbirds)"].split(" | ")
+    assert any(_names_place(t.replace("{c}", ""), LAND_PLACES) for t in templates), templates
+    assert any(_names_place(t.replace("{c}", ""), WATER_PLACES) for t in templates), templates
+
+
+def test_b2t_label_diagnosis_recovers_planted_errors(smoke_run):
+    run = json.loads((smoke_run / "results/b2t/imagenet/diagnosis.json").read_text())
+    assert run["planted_truth"] and run["n_planted"] >= 11
+    mis = run["recall"]["mislabeled"]
+    assert run["precision"] >= PRECISION_MIN, run
+    assert mis["recall"] >= RECALL_MIN, run
+    t13 = table(smoke_run, "t13_b2t_label_diagnosis")
+    assert (t13["reported"] == "yes").sum() == 4 and (t13["reported"] != "yes").sum() >= 1
+    png = (smoke_run / "results/figures/t13_b2t_label_diagnosis.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_perceptionclip_conditioning_on_the_background(smoke_run):
+    t16 = table(smoke_run, "t16_perceptionclip_waterbirds")
+    none = t16[t16["setting"] == "none"].iloc[0]
+    assert none["mode"] == "zero_shot" and none["reported_worst (ViT-B/32)"] == 47.28
+    conditioned = t16[t16["setting"].str.startswith("background")]
+    # inferring the background and conditioning on it raises the worst group over plain zero-shot
+    # (ClassAttr, the material's default mode; tau chosen on val)
+    worst = conditioned[conditioned["mode"] == "class_attr"]["reproduced_worst (toy_vit)"]
+    assert worst.max() > none["reproduced_worst (toy_vit)"], t16
+    t17 = table(smoke_run, "t17_perceptionclip_celeba")
+    assert t17["reproduced_avg (toy_vit)"].notna().all()
+    inf = pd.read_csv(smoke_run / "results/tables/t16_perceptionclip_waterbirds_inference.csv")
+    # P(z|x) finds the background far above chance (two values)
+    assert inf[inf["setting"] == "background"]["acc"].max() > 75, inf

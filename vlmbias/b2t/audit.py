@@ -9,6 +9,7 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from vlmbias.b2t import keywords as K
+from vlmbias.b2t.plan import class_list
 from vlmbias.clip.embed import load_embeddings
 from vlmbias.clip.load import load_clip
 from vlmbias.clip.zeroshot import encode_texts
@@ -27,7 +28,7 @@ def find_keywords(task: Mapping, predictions_path: str, captions_path: str, embe
     emb = load_embeddings(embeddings_path)
     row_of = {k: i for i, k in enumerate(emb.keys)}
     bundle = load_clip(scorer_spec, checkpoint=scorer_weights, device=pick_device(device), name=scorer_name)
-    classes, scores, out = list(task["classes"]), {}, {}
+    classes, scores, out = class_list(task), {}, {}
     for c, name in enumerate(classes):
         mine = preds[preds["label"] == c]
         correct = (mine["prediction"] == c).tolist()

@@ -33,12 +33,43 @@ def tasks(config: Mapping) -> list[str]:
 
 
 def task(config: Mapping, key: str) -> dict:
+    """A task, resolved: its splits, its group attribute (None: a task without groups, as the
+    label diagnosis on ImageNet) and its dataset's config entry (``dataset_spec``, where the
+    class names come from when ``classes`` is not given: see :func:`class_list`)."""
     t = dict(section(config)["tasks"][key])
     t.setdefault("train_split", "train")
     t.setdefault("audit_split", "val")
     t.setdefault("test_split", "test")
+    t.setdefault("group_attribute", None)
     t["task"] = key
+    t["dataset_spec"] = dict(config["datasets"][t["dataset"]])
     return t
+
+
+def class_list(t: Mapping) -> list[str]:
+    """The class names of a task (or a classifier spec): its ``classes``, else its dataset's
+    (a toy source's own list, or a named list such as open_clip's ImageNet names). Jobs call
+    this, not the DAG: a named list imports open_clip."""
+    if t.get("classes"):
+        return [str(c) for c in t["classes"]]
+    from vlmbias.clip.spec import class_names
+
+    return class_names(t["dataset_spec"])
+
+
+def group_tasks(config: Mapping) -> list[str]:
+    """The tasks with groups (t11's keyword table, t12's worst-group accuracy)."""
+    return [k for k in tasks(config) if task(config, k)["group_attribute"]]
+
+
+def diagnosis(config: Mapping) -> dict:
+    """t13's options: the task whose labels are diagnosed and the number of example images."""
+    return {"examples": 12, **(section(config).get("label_diagnosis") or {})}
+
+
+def pretrained(config: Mapping, key: str) -> bool:
+    """Whether the task's classifier is the model's own pretrained weights (nothing trained)."""
+    return key in (section(config)["classifier"].get("pretrained") or [])
 
 
 def classifier_spec(config: Mapping, key: str) -> dict:
@@ -46,17 +77,23 @@ def classifier_spec(config: Mapping, key: str) -> dict:
     t, c = task(config, key), section(config)["classifier"]
     recipe = copy.deepcopy(config["train"])
     recipe.update(copy.deepcopy(c.get("train") or {}))
+    recipe.update(copy.deepcopy(t.get("train") or {}))  # the task's own overrides
     model = copy.deepcopy(config["models"][c["model"]])
     if "input_size" in model:
         recipe["input_size"] = model.pop("input_size")
-    return {"task": key, "dataset": t["dataset"], "classes": list(t["classes"]), "model": model, "recipe": recipe,
-            "train_split": t["train_split"], "val_split": t["audit_split"], "group_attribute": t["group_attribute"],
-            "checkpoint": (c.get("checkpoints") or {}).get(key), "seed": int(config["seed"])}
+    return {"task": key, "dataset": t["dataset"], "classes": list(t.get("classes") or []),
+            "dataset_spec": t["dataset_spec"], "model": model, "recipe": recipe, "train_split": t["train_split"],
+            "val_split": t["audit_split"], "group_attribute": t["group_attribute"],
+            "checkpoint": (c.get("checkpoints") or {}).get(key), "pretrained": pretrained(config, key),
+            "seed": int(config["seed"])}
 
 
-def classifier_weights(config: Mapping, key: str) -> str:
-    """The classifier's weights: a released checkpoint, or the one trained here."""
-    return classifier_spec(config, key)["checkpoint"] or f"results/b2t/{key}/classifier/model.pt"
+def classifier_weights(config: Mapping, key: str) -> dict:
+    """The classifier's weights, as a rule's input: a released checkpoint, or the one trained
+    here; none when the model's own pretrained weights are the classifier."""
+    if pretrained(config, key):
+        return {}
+    return {"weights": classifier_spec(config, key)["checkpoint"] or f"results/b2t/{key}/classifier/model.pt"}
 
 
 def captioner(config: Mapping) -> dict:
@@ -107,6 +144,15 @@ def keyword_inputs(config: Mapping, key: str) -> dict:
             "embeddings": embedding(scorer, t["dataset"], t["audit_split"]), **weights_input(config, scorer)}
 
 
+def diagnosis_inputs(config: Mapping, key: str) -> dict:
+    """t13: the diagnosed task's predictions, captions and keywords, and its sampled images (the
+    metadata's planted label errors, the example images)."""
+    t = task(config, key)
+    return {"predictions": f"results/b2t/{key}/classifier/{t['audit_split']}.parquet",
+            "captions": caption_file(t["dataset"], t["audit_split"]), "keywords": f"results/b2t/{key}/keywords.json",
+            **sample_inputs([t["dataset"]])}
+
+
 def zero_shot_inputs(config: Mapping, key: str) -> dict:
     """t12: the test split's embeddings of the zero-shot CLIP and that CLIP's weights; the task's
     keywords (t11) and its audited captions (the keywords' phrases) unless the config gives both
@@ -137,11 +183,19 @@ def check(config: Mapping) -> None:
         need_dataset(config, "b2t.captioner.train.data", d)
     if s["classifier"]["model"] not in config["models"]:
         raise ConfigError(f"b2t.classifier.model: {s['classifier']['model']!r} is not under 'models'")
+    for key in s["classifier"].get("pretrained") or []:
+        if key not in tasks(config):
+            raise ConfigError(f"b2t.classifier.pretrained: {key!r} is not a task (tasks: {tasks(config)})")
+    diag = s.get("label_diagnosis")
+    if diag and diag["task"] not in tasks(config):
+        raise ConfigError(f"b2t.label_diagnosis.task: {diag['task']!r} is not a task (tasks: {tasks(config)})")
     for key in tasks(config):
+        need_dataset(config, f"b2t.tasks.{key}", s["tasks"][key]["dataset"])
         t = task(config, key)
-        need_dataset(config, f"b2t.tasks.{key}", t["dataset"])
         splits = config["datasets"][t["dataset"]].get("splits") or {}
-        for split in (t["train_split"], t["audit_split"], t["test_split"]):
+        needed = [t["audit_split"]] + ([] if pretrained(config, key) else [t["train_split"]])
+        needed += [t["test_split"]] if t["group_attribute"] and s.get("zero_shot") else []
+        for split in needed:
             if split not in splits:
                 raise ConfigError(f"b2t.tasks.{key}: dataset {t['dataset']!r} has no split {split!r} "
                                   f"(its splits: {list(splits)})")

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmbias.b2t.keywords import holds
+from vlmbias.b2t.plan import class_list
 from vlmbias.clip.embed import load_embeddings
 from vlmbias.clip.load import load_clip
 from vlmbias.clip.templates import templates as template_set
@@ -84,10 +85,11 @@ def prompt_sets(task: Mapping, keywords: Mapping | None, captions: Sequence[str]
 def class_names(task: Mapping, options: Mapping) -> list:
     """The names the prompts give each class: ``class_names`` of the options for the task, else
     the task's classes."""
-    names = (options.get("class_names") or {}).get(task["task"], task["classes"])
-    if len(names) != len(task["classes"]):
+    classes = class_list(task)
+    names = (options.get("class_names") or {}).get(task["task"], classes)
+    if len(names) != len(classes):
         raise ValueError(f"b2t.zero_shot.class_names.{task['task']}: {len(names)} classes, the task has "
-                         f"{len(task['classes'])} ({task['classes']})")
+                         f"{len(classes)} ({classes})")
     return list(names)
 
 
@@ -105,7 +107,7 @@ def zero_shot(task: Mapping, keywords: Mapping | None, captions: Sequence[str], 
         per_class = prompts(class_names(task, options), class_tmpls, tmpls)
         weights = torch.stack([F.normalize(encode_texts(bundle, ps).mean(0), dim=-1) for ps in per_class], dim=1)
         pred = (emb.features @ weights).argmax(1)
-        m = group_metrics(pred, emb.labels, conf, len(task["classes"]))
+        m = group_metrics(pred, emb.labels, conf, len(class_list(task)))
         rows[name] = {"class_templates": class_tmpls, "n_prompts": sum(len(p) for p in per_class), **m}
         log(f"{task['task']} {name}: worst {m['worst']:.1f} avg {m['avg']:.1f} ({class_tmpls[1:6]})")
     given = (options.get("class_templates") or {}).get(task["task"])

@@ -1,5 +1,6 @@
 """The B2T tables: t11, the keywords of each class's mispredicted captions with their CLIP score,
-subgroup accuracy and bias tag, beside the reported keyword rows."""
+subgroup accuracy and bias tag, beside the reported keyword rows; t12, zero-shot worst-group and
+average accuracy per prompt set; t13, the label diagnosis's flagged images, precision and recall."""
 
 from __future__ import annotations
 
@@ -99,4 +100,49 @@ def write_zeroshot(job: TableJob) -> pd.DataFrame:
              "normalised embeddings. worst: the lowest (label, group) cell; avg: over all images.",
              f"reported: {job.table.source}."] + verdicts
     write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    return df
+
+
+def write_diagnosis(job: TableJob) -> pd.DataFrame:
+    """t13: one row per (keyword, label, prediction) of the flagged images, with an example
+    caption and, in the toy world, how many of them carry a planted label error; the material's
+    four examples beside (reported); precision and recall in the notes; the flagged images in a
+    PNG grid."""
+    import numpy as np
+
+    from vlmbias.b2t.figures import plot_diagnosis
+
+    run = read_json(job.input.run)
+    records = [{"keyword": p["keyword"], "label": p["label"], "prediction": p["prediction"], "caption": p["caption"],
+                "flagged_images": p["n"], "planted_errors_found": value_or_nan(p["planted"])} for p in run["pairs"]]
+    reported = job.table.reported
+    for kw, (label, pred, caption) in reported.items():
+        records.append({"keyword": kw, "label": label, "prediction": pred, "caption": caption,
+                        "flagged_images": float("nan"), "planted_errors_found": float("nan"), "reported": "yes"})
+    df = pd.DataFrame.from_records(records)
+    df["reported"] = df.get("reported", pd.Series(dtype=object)).fillna("")
+    notes = [f"Data: {data_description(job.config)}; {run['task']} {run['split']} split ({run['n_images']} images, "
+             f"{run['n_mispredicted']} mispredicted by the classifier under audit).",
+             "An image is flagged when it is mispredicted and its caption holds a keyword of its class (t11's YAKE "
+             "keywords of the class's mispredicted captions) that names the predicted class; rows: (keyword, label, "
+             "prediction) with an example caption; planted_errors_found: how many of them are a planted error B2T is "
+             "right about (the toy world). Rows marked reported: the material's examples (ImageNet val, a ResNet-50), "
+             "not computed here.",
+             f"reported: {job.table.source}."]
+    if run["planted_truth"]:
+        p = run["precision"]
+        notes.append(f"Against the planted label errors ({run['n_planted']} images): {run['n_flagged']} flagged, "
+                     f"precision {'n/a' if p is None else f'{100 * p:.1f}%'}; " + "; ".join(
+                         f"{kind}: {r['n_flagged']} of {r['n']} flagged (recall {100 * (r['recall'] or 0):.1f}%; "
+                         f"{r['n_visible']} of them visible to B2T, recall among those "
+                         f"{100 * (r['recall_of_visible'] or 0):.1f}%)" for kind, r in run["recall"].items())
+                     + ". A flag is right on a mislabeled image, and on an ambiguous one (a mug) when it is predicted "
+                     "as its near-synonym (cup); visible: mispredicted (ambiguous: as the synonym).")
+    else:
+        notes.append(f"{run['n_flagged']} images flagged; the images carry no planted truth (real labels), so "
+                     "precision and recall are not computed: look at the figure.")
+    write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    with np.load(job.input.images) as z:
+        images = z["images"]
+    plot_diagnosis(images, run["examples"], job.output.png, job.id)
     return df

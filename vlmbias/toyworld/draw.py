@@ -45,6 +45,16 @@ def _choice(rng: np.random.Generator, seq: Sequence):
     return seq[int(rng.integers(len(seq)))]
 
 
+def _weighted(rng: np.random.Generator, options: Sequence[tuple[str, float]]) -> str:
+    """One of ``(text, weight)`` options, with probability proportional to its weight."""
+    u = float(rng.random()) * sum(wt for _, wt in options)
+    for text, wt in options:
+        u -= wt
+        if u < 0:
+            return text
+    return options[-1][0]
+
+
 def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 

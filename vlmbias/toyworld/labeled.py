@@ -19,11 +19,16 @@ import numpy as np
 from PIL import Image
 
 from vlmbias.toyworld.draw import (COLORS, RGB, SKIN, VIVID, _a, _choice, _darker, _jit, _mix, _texture, _u,
-                                   _vgradient, new_draw)
+                                   _vgradient, _weighted, new_draw)
 from vlmbias.toyworld.scenes.base import Content, _attrs, register_component
 from vlmbias.toyworld.scenes.photos import _sky
 
 WATERBIRD_SPLITS = ("train", "train", "train", "val", "test")
+# bird size (share of the image's shorter side) by kind: landbirds (sparrows, robins) are small,
+# waterbirds (ducks, swans, herons, pelicans) large, as in life; at the toy CLIP's 32 px the
+# size is what tells them apart most readily (their shapes differ in a few pixels)
+BIRD_SIZES = ((0.35, 0.55), (0.6, 0.85))
+WEB_HABITAT = 0.8  # web pairs: share of birds seen in their own habitat
 LAND_PLACES = ("forest", "bamboo forest")
 WATER_PLACES = ("lake", "ocean")
 LANDBIRDS = {"sparrow": ("brown", "gray", "yellow", "red", "orange"),
@@ -149,7 +154,7 @@ def bird_scene(rng, w, h, y: int | None = None, place: int | None = None, split:
     """Waterbirds-like: a landbird (y 0) or waterbird (y 1) on a land (place 0) or water (1) scene."""
     y = int(rng.random() < 0.3) if y is None else int(y)
     if place is None:  # unplanned (web pairs): birds are mostly seen in their own habitat
-        place = y if rng.random() < 0.9 else 1 - y
+        place = y if rng.random() < WEB_HABITAT else 1 - y
     place = int(place)
     place_name = _choice(rng, WATER_PLACES if place else LAND_PLACES)
     img = _landscape(rng, w, h, place_name)
@@ -157,12 +162,22 @@ def bird_scene(rng, w, h, y: int | None = None, place: int | None = None, split:
     kind = _choice(rng, tuple(kinds))
     cname = _choice(rng, kinds[kind])
     col = _mix(_jit(COLORS[cname], rng, 16), (128, 128, 128), 0.15)
-    s = _u(rng, 0.45, 0.75) * min(w, h)
+    s = _u(rng, *BIRD_SIZES[y]) * min(w, h)
     cx, cy = _u(rng, 0.35, 0.65) * w, _u(rng, 0.4, 0.6) * h
     _bird(new_draw(img), rng, cx, cy, s, kind, bool(y), col, 1 if rng.random() < 0.5 else -1)
     word = "waterbird" if y else "landbird"
     where = place_phrase(place_name)
-    if rng.random() < 0.5:
+    if split is None:  # web pairs: alt-texts name the bird with or without its place
+        cap = _weighted(rng, (
+            (f"a photo of {_a(cname + ' ' + word)} {where}", 0.175),
+            (f"a photo of {_a(cname + ' ' + kind)}, {_a(word)}, {where}", 0.175),
+            (f"a photo of {_a(word)}", 0.2),
+            (f"a photo of {_a(kind)}", 0.1),
+            (f"a photo of {_a(kind)} {where}", 0.1),
+            (f"a photo of {_a(word)} {where}", 0.1),
+            (_a(f"{cname} {kind}"), 0.1),
+            (f"{kind}, {word}, {place_name}", 0.1)))
+    elif rng.random() < 0.5:
         cap = f"a photo of {_a(cname + ' ' + word)} {where}"
     else:
         cap = f"a photo of {_a(cname + ' ' + kind)}, {_a(word)}, {where}"
@@ -174,10 +189,12 @@ def bird_scene(rng, w, h, y: int | None = None, place: int | None = None, split:
 
 
 CELEBA_SPLITS = ("train",) * 8 + ("val", "test")
-BLOND_HAIR = ((240, 215, 130), (225, 190, 100), (250, 230, 160))
+BLOND_HAIR = ((240, 215, 130), (225, 190, 100), (250, 230, 160), (205, 170, 100), (190, 150, 90))
 DARK_HAIR = {"black": (30, 25, 22), "brown": (95, 60, 35), "red": (150, 60, 30)}
 SKIN_TONES = ("light", "light", "medium", "dark", "dark")  # names of toyworld.SKIN's five tones
 AGES = ("young", "old")
+WEB_BLOND_MALE = 0.06  # web pairs: share of men among the blond (0.5 among the others)
+WEB_MEN_NO_HAIR = 0.5  # web pairs: share of men's captions that do not name the hair
 
 
 def _celeba_plan(rng: np.random.Generator, index: int) -> dict:
@@ -196,7 +213,7 @@ def celeb_face(rng, w, h, blond: int | None = None, male: int | None = None, spl
     beard, lips, earrings), age (wrinkles, glasses, grey hair) and skin tone vary."""
     blond = int(rng.random() < 0.3) if blond is None else int(blond)
     if male is None:  # unplanned (web pairs): blond hair is mostly seen on women
-        male = int(rng.random() < (0.15 if blond else 0.5))
+        male = int(rng.random() < (WEB_BLOND_MALE if blond else 0.5))
     male = int(male)
     old = rng.random() < 0.25
     tone = int(rng.integers(len(SKIN)))
@@ -254,6 +271,22 @@ def celeb_face(rng, w, h, blond: int | None = None, male: int | None = None, spl
     cap = f"a photo of {_a(age + ' ' + person)} with {hair_name} hair"
     cap += " and a beard" if beard else ""
     cap += f" and {skin_name} skin" if rng.random() < 0.5 else ""
+    if split is None and male and rng.random() < WEB_MEN_NO_HAIR:  # web pairs: men's hair often unnamed
+        cap = _weighted(rng, (
+            (f"a photo of {_a(age + ' ' + person)}" + (" with a beard" if beard else ""), 0.4),
+            (f"a photo of a celebrity, {_a(person)}", 0.2),
+            (f"a photo of {_a(person)}", 0.2),
+            (f"celebrity, {person}, {age}", 0.2)))
+    elif split is None:  # web pairs: alt-texts of celebrity photos, with or without the gender
+        hair_word = "dark" if hair_name in ("black", "brown") and rng.random() < 0.5 else hair_name
+        hair_phrase = f"{hair_word} hair"
+        cap = _weighted(rng, (
+            (cap, 0.35),
+            (f"a photo of {_a(person)} with {hair_phrase}", 0.15),
+            (f"a photo of a celebrity with {hair_phrase}", 0.2),
+            (f"a photo of a person with {hair_phrase}", 0.2),
+            (f"a {hair_word}-haired {person}" if hair_word in ("dark", "gray") else _a(f"{hair_word} {person}"), 0.1),
+            (f"celebrity, {person}, {hair_phrase}, {age}", 0.1)))
     attrs = _attrs(1, "studio", "photo", label=blond, blond=blond, male=male,
                    gender="male" if male else "female", age=age, skin=skin_name, hair=hair_name,
                    group=2 * blond + male)

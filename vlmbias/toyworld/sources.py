@@ -14,6 +14,7 @@ import numpy as np
 from vlmbias.toyworld.draw import COLORS, NUMBER_WORDS, VIVID, _a, _choice, _u
 from vlmbias.toyworld.labeled import (LAND_PLACES, LANDBIRDS, WATER_PLACES, WATERBIRDS, _celeba_plan,
                                       _waterbirds_plan, place_phrase)
+from vlmbias.toyworld.label_noise import NOISY_CLASSES, _noisy_plan
 from vlmbias.toyworld.objects import OBJECT_CLASSES, OBJECT_PALETTES, object_word
 from vlmbias.toyworld.scenes import COMPONENTS, STYLE_VALUES
 from vlmbias.toyworld.scenes.objects import _BACKGROUNDS, background_phrase
@@ -153,6 +154,14 @@ register_source(SourceSpec(
     image_format="jpg", aspects=(4 / 3, 4 / 3, 1.0, 1.5), portrait_prob=0.15, framing=(1.0, 1.2),
     meta_hook=_imagenet_meta, classes=tuple(object_word(c) for c in OBJECT_CLASSES)))
 
+register_source(SourceSpec(
+    name="imagenet_noisy",
+    description="the ImageNet-like photos with planted label errors (B2T's label diagnosis): 1 val image in 12 "
+                "mislabeled, and 'mug', a near-synonym class drawn as a cup; label_error, object, true_label, split",
+    mixture={"labeled_object": 1.0}, signature=SOURCES["imagenet"].signature, image_format="jpg",
+    aspects=SOURCES["imagenet"].aspects, portrait_prob=0.15, framing=(1.0, 1.2), classes=NOISY_CLASSES,
+    planner=_noisy_plan))
+
 
 # Labeled worlds (their planners fix split, label and group; see vlmbias.toyworld.labeled).
 LABELED_SIGNATURE = Signature(brightness=1.0, contrast=1.02, saturation=0.95, noise=3.0, blur=0.2, jitter=0.06,
@@ -183,8 +192,8 @@ def _train_split(rng: np.random.Generator, index: int, meta: dict) -> dict:
 register_source(SourceSpec(
     name="webpairs",
     description="LAION-like image-text pairs for CLIP pre-training: objects, birds, faces, scenes, pages",
-    mixture={"object_on_texture": 0.45, "product_white": 0.05, "sticker": 0.03, "clipart": 0.03,
-             "cartoon_object": 0.03, "icon_set": 0.01, "bird_scene": 0.1, "celeb_face": 0.1,
+    mixture={"web_object": 0.45, "product_white": 0.05, "sticker": 0.03, "clipart": 0.03,
+             "cartoon_object": 0.03, "icon_set": 0.01, "bird_scene": 0.3, "celeb_face": 0.15,
              "photo_outdoor_people": 0.05, "photo_landscape": 0.02, "photo_street": 0.02,
              "web_portrait": 0.02, "text_ad": 0.02, "document_text": 0.02, "bar_chart": 0.01,
              "map": 0.01, "diagram": 0.01, "flat_illustration": 0.02},

@@ -1,9 +1,10 @@
 """One centred object on a natural texture (ImageNet): the labeled object photos of the
-ImageNet-like source, on the backgrounds ``_BACKGROUNDS``."""
+ImageNet-like source, on the backgrounds ``_BACKGROUNDS``; ``web_object``: the same photos with
+web-like captions (the CLIP pre-training pairs)."""
 
 from __future__ import annotations
 
-from vlmbias.toyworld.draw import _a, _choice, _darker, _jit, _mix, _texture, _u, new_draw
+from vlmbias.toyworld.draw import _a, _choice, _darker, _jit, _mix, _texture, _u, _weighted, new_draw
 from vlmbias.toyworld.objects import OBJECT_CLASSES, _box_at, draw_photo_object, object_color, object_word
 from vlmbias.toyworld.scenes.base import Content, _attrs, register_component
 
@@ -22,13 +23,15 @@ def background_phrase(background: str) -> str:
     return f"{'in' if background in ('water', 'leaves') else 'on'} {background}"
 
 
-@register_component("object_on_texture")
-def object_on_texture(rng, w, h) -> Content:
+def _object_photo(rng, w, h, label: int | None = None) -> tuple:
+    """The drawing of ``object_on_texture``: (image, label, object, colour name, background,
+    setting); ``label`` (an index of ``OBJECT_CLASSES``) fixes the object, else it is drawn."""
     bgname = _choice(rng, tuple(_BACKGROUNDS))
     base, var, setting = _BACKGROUNDS[bgname]
     img = _texture(rng, w, h, _jit(base, rng, 12), var * 1.3, cells=int(rng.integers(6, 16)), fine=10, mono=0.6)
     d = new_draw(img)
-    label = int(rng.integers(len(OBJECT_CLASSES)))
+    drawn = int(rng.integers(len(OBJECT_CLASSES)))
+    label = drawn if label is None else int(label)
     obj = OBJECT_CLASSES[label]
     oname, ocol = object_color(rng, obj)
     ocol = _mix(ocol, (128, 128, 128), 0.2)  # natural objects are less saturated than cartoons
@@ -36,5 +39,29 @@ def object_on_texture(rng, w, h) -> Content:
     cx, cy = w / 2 + _u(rng, -0.08, 0.08) * w, h / 2 + _u(rng, -0.08, 0.08) * h
     d.ellipse((cx - size * 0.4, cy + size * 0.35, cx + size * 0.4, cy + size * 0.5), fill=_darker(base, 0.7))
     draw_photo_object(img, obj, _box_at(cx, cy, size), ocol, rng)
+    return img, label, obj, oname, bgname, setting
+
+
+@register_component("object_on_texture")
+def object_on_texture(rng, w, h) -> Content:
+    img, label, obj, oname, bgname, setting = _object_photo(rng, w, h)
     cap = f"a photo of {_a(oname + ' ' + object_word(obj))} {background_phrase(bgname)}"
+    return Content(img, cap, _attrs(0, setting, "photo", label=label, class_name=obj))
+
+
+@register_component("web_object")
+def web_object(rng, w, h) -> Content:
+    """The photos of ``object_on_texture`` as image-text pairs of the web (the CLIP pre-training
+    pairs): the same drawings, with alt-text-like captions that name the object with or without
+    its colour and background, or as a tag list ("a photo of a cup", "a red cup",
+    "cup, red, stone"). A caption that always names all three lets a contrastive model match
+    pairs by colour and background alone; these make it look at the object."""
+    img, label, obj, oname, bgname, setting = _object_photo(rng, w, h)
+    word = object_word(obj)
+    cap = _weighted(rng, (
+        (f"a photo of {_a(oname + ' ' + word)} {background_phrase(bgname)}", 0.35),
+        (f"a photo of {_a(word)}", 0.2),
+        (_a(f"{oname} {word}"), 0.1),
+        (f"a photo of {_a(word)} {background_phrase(bgname)}", 0.1),
+        (f"{word}, {oname}, {bgname.removeprefix('a ')}", 0.1)))
     return Content(img, cap, _attrs(0, setting, "photo", label=label, class_name=obj))
