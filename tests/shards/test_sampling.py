@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 import tracemalloc
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import vlmbias.shards.sampler as sampling
 from shardutil import assert_balanced, image_bytes, make_dataset
+from vlmbias.shards.dataset import ShardImageDataset, labeled_split
 from vlmbias.shards.sampler import INDEX_COLUMNS, load_index, sample_dataset, sample_priority, split_frame
 from vlmbias.shards.reader import (
     BadInputCounter,
@@ -22,6 +27,7 @@ from vlmbias.shards.reader import (
     read_member,
     scan_shard,
 )
+from vlmbias.toyworld import generate_source
 
 # (24,16) and (16,20) stay as they are with max_side 20; (40,30) and (64,48) shrink.
 SIZES = ((24, 16), (40, 30), (16, 20), (64, 48))
@@ -329,3 +335,76 @@ def test_own_splits_refilled_when_many_are_undecodable(tmp_path, monkeypatch):
     frame = run(shards, tmp_path / "out", splits={"train": 30, "test": 25}, max_bad_fraction=0.5)
     assert frame.groupby("split").size().to_dict() == {"test": 25, "train": 30}
     assert assert_balanced(json.loads((tmp_path / "out" / "bad_input.json").read_text())) is None
+
+
+# ------------------------------------------------------------------ extra members (UrbanCars-like masks)
+
+
+def _members(path) -> dict[str, dict[str, bytes]]:
+    out: dict[str, dict[str, bytes]] = {}
+    with tarfile.open(path) as tf:
+        for m in tf.getmembers():
+            key, ext = m.name.split(".", 1)
+            out.setdefault(key, {})[ext] = tf.extractfile(m).read()
+    return out
+
+
+@pytest.mark.parametrize("max_side", [32, 64])
+def test_extra_members_carried_and_resized_with_the_image(tmp_path, max_side):
+    raw = [str(tmp_path / "raw" / f"{i:05d}.tar") for i in range(2)]
+    generate_source("urbancars", 40, raw, image_size=64, seed=0)
+    source = {**_members(raw[0]), **_members(raw[1])}
+    frame = run(raw, tmp_path / "out", max_side=max_side, splits={"train": 8, "val": 3, "test": 3})
+    assert frame["resized"].all() == (max_side == 32)
+    written = {}
+    for p in sorted((tmp_path / "out" / "shards").glob("*.tar")):
+        written.update(_members(p))
+    assert len(written) == 14
+    extras = ("car_mask.png", "coobj_mask.png", "bg_only.png")
+    for row in frame.itertuples(index=False):
+        out, src = written[row.key], source[row.source_key]
+        assert set(out) == {row.ext, "txt", "json", *extras}
+        size = (row.width, row.height)
+        assert size == (max_side, max_side)
+        for name in extras:
+            image = Image.open(io.BytesIO(out[name]))
+            assert image.format == "PNG" and image.size == size
+            original = Image.open(io.BytesIO(src[name]))
+            if max_side == 64:  # not resized: the very bytes
+                assert out[name] == src[name]
+            elif name.endswith("mask.png"):  # masks: nearest, still binary
+                assert image.mode == "L" and set(np.unique(np.asarray(image))) <= {0, 255}
+                assert np.array_equal(np.asarray(image), np.asarray(original.resize(size, Image.Resampling.NEAREST)))
+            else:
+                assert image.mode == "RGB"
+    report = json.loads((tmp_path / "out" / "bad_input.json").read_text())
+    assert report["skipped"] == 0 and report["used"] == 14
+    # read back through the dataset: by full member name or without its image extension
+    records, rows = labeled_split(str(tmp_path / "out"), "train")
+    ds = ShardImageDataset(records, None, cache_images=True)
+    for i in (0, 7):
+        mask = ds.extra(i, "car_mask")
+        assert mask.mode == "L" and mask.size == ds.image(i).size
+        assert mask.tobytes() == Image.open(io.BytesIO(written[rows["key"][i]]["car_mask.png"])).tobytes()
+        assert ds.extra(i, "bg_only.png").mode == "RGB" and ds.extra(i, "car_mask") is mask
+    with pytest.raises(ShardError, match=r"has no member 'depth'.*car_mask\.png"):
+        ds.extra(0, "depth")
+
+
+def test_undecodable_extra_image_skips_the_sample_when_resizing(tmp_path):
+    path = str(tmp_path / "raw" / "00000.tar")  # make_dataset's names: the first in priority order is broken
+    broken = min(range(10), key=lambda i: sample_priority(0, "toy", path, f"00000{i:04d}"))
+
+    def members(i):
+        return {"png": image_bytes(40, 30, seed=i), "json": json.dumps({"idx": i}).encode(),
+                "mask.png": b"broken" if i == broken else image_bytes(40, 30, seed=i), "note.txt": b"kept as is"}
+
+    shards = make_dataset(tmp_path / "raw", 1, 10, members_of=members)
+    frame = run(shards, tmp_path / "out", n_train=9, n_val=0, max_bad_fraction=0.2)
+    assert broken not in frame["metadata"].map(lambda m: json.loads(m)["idx"]).tolist()
+    report = json.loads((tmp_path / "out" / "bad_input.json").read_text())
+    assert report["skipped_by_reason"]["undecodable_image"] == 1
+    assert "mask.png" in report["shards_with_skips"][0]["detail"]
+    out = _members(next((tmp_path / "out" / "shards").glob("train-*.tar")))
+    assert all(m["note.txt"] == b"kept as is" and Image.open(io.BytesIO(m["mask.png"])).size == (26, 20)
+               for m in out.values())

@@ -52,13 +52,13 @@ def test_registration_order():
         "cartoon_object", "icon_set", "cartoon_character", "flat_illustration", "clothing_product", "logo_badge",
         "product_white", "text_ad", "sticker", "clipart", "web_portrait", "screenshot",
         "document_text", "bar_chart", "diagram", "map", "archive_photo",
-        "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object"]
+        "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object", "urban_car"]
     assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_noisy", "waterbirds",
-                                "celeba", "webpairs"]
+                                "celeba", "webpairs", "urbancars"]
 
 
 def test_registry_contents():
-    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs"}
+    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars"}
     assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
     assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
     for name, spec in tw.SOURCES.items():

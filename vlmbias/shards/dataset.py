@@ -3,7 +3,9 @@
 The sampler's index parquet records, for every sampled image, the tar it was written to and
 the byte offset and size of the image member. A training run therefore reads images by random
 access (no per-epoch tar streaming, exact seeded shuffling, exact resume), and a small sample
-(the toy world) is simply held in memory as encoded bytes.
+(the toy world) is simply held in memory as encoded bytes. A sample's extra members (e.g. the
+UrbanCars-like ``KEY.car_mask.png``) are found by one header scan of its tar
+(:meth:`ShardImageDataset.extra`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from vlmbias.shards.reader import ShardError, decode_image, read_member
+from vlmbias.shards.reader import BadInputCounter, ShardError, decode_image, read_member, scan_shard
 from vlmbias.shards.sampler import load_index, split_frame
 
 
@@ -92,6 +94,8 @@ class ShardImageDataset(Dataset):
         self.pre_transform = pre_transform
         self.pre_transform_seed = pre_transform_seed
         self._cache: dict[int, Image.Image] | None = {} if cache_images else None
+        self._extra_cache: dict[tuple[int, str], Image.Image] | None = {} if cache_images else None
+        self._members: dict[str, dict[int, tuple[str, dict]]] = {}  # tar -> image offset -> (key, members)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -106,6 +110,26 @@ class ShardImageDataset(Dataset):
         img = decode_image(self.raw(i))
         if self._cache is not None:
             self._cache[i] = img
+        return img
+
+    def extra(self, i: int, name: str) -> Image.Image:
+        """Extra member ``name`` of image ``i``'s sample, decoded in its stored mode (a mask: "L").
+        ``name`` is the member's extension, with or without its image extension: ``"car_mask.png"``
+        or ``"car_mask"``. A missing member is an error naming the sample and its members."""
+        if self._extra_cache is not None and (i, name) in self._extra_cache:
+            return self._extra_cache[(i, name)]
+        r = self.records[i]
+        if r.path not in self._members:  # one header scan per tar
+            self._members[r.path] = {ref.members[ref.image_ext][0]: (ref.key, ref.members)
+                                     for ref in scan_shard(r.path, BadInputCounter(), read_json=False)}
+        key, members = self._members[r.path].get(r.offset, (None, {}))
+        ext = name if name in members else next((e for e in members if e.rsplit(".", 1)[0] == name), None)
+        if key is None or ext is None:
+            raise ShardError(f"{r.path}: sample {key or f'at offset {r.offset}'} has no member {name!r} "
+                             f"(members: {sorted(members)})")
+        img = decode_image(read_member(r.path, *members[ext]), mode=None)
+        if self._extra_cache is not None:
+            self._extra_cache[(i, name)] = img
         return img
 
     def __getitem__(self, i: int):

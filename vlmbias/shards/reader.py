@@ -7,8 +7,9 @@ lower-cased; members of one sample are consecutive (the webdataset
 convention). A sample has an image member (``jpg``, ``jpeg``, ``png`` or
 ``webp``; the first one met is *the* image), an optional ``txt`` caption
 (utf-8) and an optional ``json`` metadata object (``label``, ``split`` and any
-other attribute). Other extensions are listed in ``SampleRef.members`` but
-never read. Members without an extension, hidden files and non-regular
+other attribute). Other extensions (extra members such as ``KEY.car_mask.png``,
+extension ``car_mask.png``) are listed in ``SampleRef.members`` but never read
+here; they do not make a sample bad. Members without an extension, hidden files and non-regular
 members (directories, links) are ignored and do not start a new sample.
 
 Bad input is skipped and counted, never silently, by a
@@ -479,8 +480,9 @@ def read_member(path: str, offset: int, size: int) -> bytes:
     return data
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decode image bytes into a fully loaded RGB PIL image (no EXIF transpose).
+def decode_image(data: bytes, mode: str | None = "RGB") -> Image.Image:
+    """Decode image bytes into a fully loaded PIL image in ``mode`` (None: the stored mode, e.g.
+    a mask's "L"; no EXIF transpose).
 
     Raises :class:`ImageDecodeError` on any failure, truncated images and
     PIL's decompression-bomb limit included.
@@ -488,7 +490,7 @@ def decode_image(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            return im.convert("RGB")
+            return im.convert(mode) if mode is not None else im.copy()
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
         raise ImageDecodeError(f"cannot decode image ({type(e).__name__}: {e})") from e
 

@@ -23,6 +23,12 @@ The protocol of Liu & He (appendix A), made streaming and seeded:
 3. Images whose shorter side is above ``max_side`` are resized (bicubic) so
    that it equals ``max_side`` and re-encoded (png, or jpeg); smaller images
    keep their original bytes and extension (never upscaled or re-encoded).
+   Extra members of a sample (any extension but the image's, another image's, ``txt`` and
+   ``json``; e.g. ``car_mask.png``) are carried to the output under the same names, their
+   bytes unchanged; when the image was resized, an extra member whose name ends in an image
+   extension is taken to be pixel-aligned with the image and resized to the image's new size
+   (nearest for single-channel images such as masks, bicubic otherwise) and re-encoded in its
+   extension's format. An undecodable one then skips the sample as ``undecodable_image``.
 4. Output: ``out_dir/shards/{split}-{i:05d}.tar`` (rank order), ``out_dir/index.parquet``
    (columns :data:`INDEX_COLUMNS`) and ``out_dir/bad_input.json``.
 
@@ -55,6 +61,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from vlmbias.shards.reader import (
+    IMAGE_EXTS,
     BadInputCounter,
     ImageDecodeError,
     ShardError,
@@ -74,6 +81,7 @@ SPLITS = ("val", "train")  # filled in this order
 _NAME_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _INT_RE = re.compile(r"-?\d+")
 _FORMATS = {"png": ("PNG", "png"), "jpeg": ("JPEG", "jpg"), "jpg": ("JPEG", "jpg")}
+_EXTRA_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}  # an extra member's last extension
 
 
 def sample_priority(seed: int, name: str, shard: str, key: str) -> int:
@@ -113,11 +121,32 @@ def _resize(image: Image.Image, max_side: int) -> Image.Image | None:
 
 def _encode(image: Image.Image, fmt: str, jpeg_quality: int) -> bytes:
     buf = io.BytesIO()
-    if fmt == "JPEG":
-        image.save(buf, format="JPEG", quality=jpeg_quality)
+    if fmt in ("JPEG", "WEBP"):
+        image.save(buf, format=fmt, quality=jpeg_quality)
     else:
         image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _extras(path: str, key: str, locs: tuple, size: tuple[int, int] | None, jpeg_quality: int) -> dict[str, bytes]:
+    """A sample's extra members for the output (see the module doc, step 3): their bytes, or,
+    when the image was resized to ``size``, images among them resized alike and re-encoded."""
+    out = {}
+    for ext, loc in locs:
+        data = read_member(path, *loc)
+        fmt = _EXTRA_FORMATS.get(ext.rsplit(".", 1)[-1])
+        if size is not None and fmt is not None:
+            try:
+                image = decode_image(data, mode=None)
+            except ImageDecodeError as e:
+                raise ImageDecodeError(f"extra member {key}.{ext}: {e}") from e
+            single = image.mode in ("1", "L", "P", "I", "I;16", "F")
+            image = image.resize(size, Image.Resampling.NEAREST if single else Image.Resampling.BICUBIC)
+            if fmt == "JPEG" and image.mode not in ("L", "RGB"):
+                image = image.convert("RGB")
+            data = _encode(image, fmt, jpeg_quality)
+        out[ext] = data
+    return out
 
 
 def _collect_candidates(
@@ -136,8 +165,9 @@ def _collect_candidates(
     ``pool_of(meta)`` names the pool a sample belongs to, or None when it is not eligible (it
     counts as unsampled in ``counter``); samples of pools not in ``k`` are passed over. Returns
     the candidates of each pool in ascending order, as tuples
-    ``(order, shard_index, key, image_ext, image_loc, txt_loc, json_loc)`` with
-    ``order = (priority, shard_rank, position)``, and the number of eligible samples per shard.
+    ``(order, shard_index, key, image_ext, image_loc, txt_loc, json_loc, extra_locs)`` with
+    ``order = (priority, shard_rank, position)`` and ``extra_locs`` the ``(ext, loc)`` of the
+    extra members, and the number of eligible samples per shard.
     """
     shard_rank = {path: r for r, path in enumerate(sorted(shards))}
     heaps: dict[str, list[tuple]] = {pool: [] for pool in k}  # max-heaps on order through negation
@@ -160,7 +190,8 @@ def _collect_candidates(
             if len(heap) >= size and neg <= heap[0][0]:
                 continue
             ext = ref.image_ext
-            item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"))
+            extra = tuple((e, loc) for e, loc in ref.members.items() if e not in (*IMAGE_EXTS, "txt", "json"))
+            item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"), extra)
             if len(heap) < size:
                 heapq.heappush(heap, item)
             else:
@@ -274,12 +305,15 @@ def sample_dataset(
             pool_cands = candidates[pool]
             while True:
                 order = None
-                for order, si, key, ext, (offset, size), txt_loc, json_loc in pool_cands:
+                for order, si, key, ext, (offset, size), txt_loc, json_loc, extra_locs in pool_cands:
                     path = shards[si]
                     processed[si] += 1
                     data = read_member(path, offset, size)
                     try:
                         image = decode_image(data)
+                        resized = _resize(image, max_side)
+                        extras = _extras(path, key, extra_locs, None if resized is None else resized.size,
+                                         jpeg_quality)
                     except ImageDecodeError as e:
                         counter.skip(path, "undecodable_image", detail=f"{key}: {e}")
                         continue
@@ -290,7 +324,6 @@ def sample_dataset(
                     pool_done += 1
                     meta = json.loads(read_member(path, *json_loc)) if json_loc else {}
                     caption = read_member(path, *txt_loc).decode("utf-8", "replace") if txt_loc else None
-                    resized = _resize(image, max_side)
                     if resized is not None:
                         image, data, ext = resized, _encode(resized, pil_format, jpeg_quality), resized_ext
                     out_key = f"{name}-{split}-{rank:08d}"
@@ -299,6 +332,7 @@ def sample_dataset(
                     if caption is not None:
                         members["txt"] = caption.encode("utf-8")
                     members["json"] = json.dumps(out_meta, ensure_ascii=False).encode("utf-8")
+                    members.update(extras)
                     writer = writers[split]
                     writer.write(out_key, members)
                     record = writer.records[-1]

@@ -35,6 +35,9 @@ Modules, each importing only those above it:
 * ``objects`` -- the object registry, its drawers and ``OBJECT_CLASSES``;
 * ``scenes`` -- the scene components, by kind (photos, graphics, web, documents, objects);
 * ``labeled`` -- the labeled worlds (Waterbirds-like, CelebA-like) and their planners;
+* ``label_noise`` -- the ImageNet-like set with planted label errors;
+* ``urbancars`` -- the UrbanCars-like world (car, background, co-occurring object; masks as
+  extra members) and its planner;
 * ``signatures`` -- ``Signature`` and ``apply_signature``;
 * ``sources`` -- the ``SOURCES`` registry and what is read off it (class names, prompt
   templates, vocabulary);

@@ -4,7 +4,8 @@ Sample ``index`` of source ``name`` is drawn from its own generator seeded with
 ``(seed, crc32(name), index)`` (``sample_seed``), so a sample does not depend on how samples
 are split over shards. ``generate_source`` writes a source's samples as WebDataset tar
 shards through the project's shard writer (``vlmbias.shards.writer.ShardWriter``): for
-every sample ``KEY.jpg`` (or ``KEY.png``), ``KEY.txt`` and ``KEY.json``.
+every sample ``KEY.jpg`` (or ``KEY.png``), ``KEY.txt`` and ``KEY.json``, then the component's
+extra members as PNG (``Content.extras``, e.g. ``KEY.car_mask.png``), if any.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zlib
 from collections import Counter
 
@@ -60,12 +62,44 @@ def _render_sample(name: str, index: int, image_size: int, seed: int):
     else:
         lo, hi = spec.signature.jpeg_quality
         image.save(buf, format="JPEG", quality=int(rng_sig.integers(lo, hi + 1)))
-    return image, content.caption, meta, spec.image_format, buf.getvalue()
+    data = buf.getvalue()
+    extras = _encode_extras(component, content.extras, data, (w, h))
+    return image, content.caption, meta, spec.image_format, data, extras
+
+
+_EXTRA_RE = re.compile(r"[a-z0-9_]+\.png")
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def _encode_extras(component: str, extras: dict, data: bytes, size: tuple[int, int]) -> dict[str, bytes]:
+    """A component's extra members as PNG bytes (see ``Content.extras``); functions get the image
+    as written, decoded from ``data``."""
+    out: dict[str, bytes] = {}
+    written = None
+    for member, value in extras.items():
+        if not isinstance(member, str) or not _EXTRA_RE.fullmatch(member):
+            raise ValueError(f"component {component!r}: extra member {member!r} must be a lower-case name "
+                             f"ending in '.png' (e.g. 'car_mask.png')")
+        if callable(value):
+            if written is None:
+                written = Image.open(io.BytesIO(data)).convert("RGB")
+            value = value(written)
+        if not isinstance(value, Image.Image) or value.size != size:
+            got = value.size if isinstance(value, Image.Image) else type(value).__name__
+            raise RuntimeError(f"component {component!r}: extra member {member!r} is {got}, expected an image "
+                               f"of size {size}")
+        out[member] = _png(value)
+    return out
 
 
 def render(name: str, index: int, image_size: int, seed: int) -> tuple[Image.Image, str, dict, str]:
     """One sample of a source: (image before encoding, caption, json metadata, image extension)."""
-    image, caption, meta, ext, _ = _render_sample(name, index, image_size, seed)
+    image, caption, meta, ext, _, _ = _render_sample(name, index, image_size, seed)
     return image, caption, meta, ext
 
 
@@ -105,9 +139,9 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
         for path, count in zip(shard_paths, counts):
             with ShardWriter(path) as writer:  # an exception removes the shard being written
                 for i in range(index, index + count):
-                    _, caption, meta, ext, data = _render_sample(name, i, image_size, seed)
+                    _, caption, meta, ext, data, extras = _render_sample(name, i, image_size, seed)
                     writer.write(meta["key"], {ext: data, "txt": caption.encode("utf-8"),
-                                               "json": json.dumps(meta, sort_keys=True).encode("utf-8")})
+                                               "json": json.dumps(meta, sort_keys=True).encode("utf-8"), **extras})
                     fmt[ext] += 1
                     for f in _SUMMARY_FIELDS:
                         if f in meta:

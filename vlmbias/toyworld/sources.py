@@ -20,6 +20,8 @@ from vlmbias.toyworld.scenes import COMPONENTS, STYLE_VALUES
 from vlmbias.toyworld.scenes.objects import _BACKGROUNDS, background_phrase
 from vlmbias.toyworld.scenes.photos import _PLACES, _ROOMS
 from vlmbias.toyworld.signatures import Signature
+from vlmbias.toyworld.urbancars import CLASS_NAMES as URBANCARS_CLASSES
+from vlmbias.toyworld.urbancars import _urbancars_plan
 
 MetaHook = Callable[[np.random.Generator, int, dict], dict]
 Planner = Callable[[np.random.Generator, int], dict]
@@ -199,6 +201,15 @@ register_source(SourceSpec(
              "map": 0.01, "diagram": 0.01, "flat_illustration": 0.02},
     signature=WEB_SIGNATURE, image_format="jpg", aspects=(1.0, 1.0, 1.25, 4 / 3), portrait_prob=0.0,
     framing=(1.0, 1.2), meta_hook=_train_split))
+
+# After every other source, so that their order (and bytes) stay as they were.
+register_source(SourceSpec(
+    name="urbancars",
+    description="UrbanCars-like: urban/country car x urban/country background x co-occurring object, 95% x 95% "
+                "aligned in train, balanced val/test; car and co-object masks and a background-only image as "
+                "extra members",
+    mixture={"urban_car": 1.0}, signature=LABELED_SIGNATURE, image_format="jpg", framing=(1.0, 1.0),
+    classes=URBANCARS_CLASSES, planner=_urbancars_plan))
 
 
 def _spec(name: str) -> SourceSpec:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Union
 
 import numpy as np
 from PIL import Image
@@ -19,11 +19,18 @@ class Content:
     ``attrs`` must hold the group attributes ``people`` ("none"|"one"|"several"),
     ``setting`` ("outdoor"|"indoor"|"studio"|"page") and ``style``
     ("photo"|"cartoon"|"render"|"document"); it may hold more (e.g. ``label``).
+
+    ``extras`` (default none) are extra shard members beside the image: member name (an
+    extension ending in ``.png``, e.g. ``car_mask.png``) -> an image of the sample's size, or a
+    function of the image as written (decoded from its encoded bytes, signature applied)
+    returning one (members derived from what is written, e.g. UrbanCars' background-only
+    image). They are written as PNG.
     """
 
     image: Image.Image
     caption: str
     attrs: dict
+    extras: dict[str, Union[Image.Image, Callable[[Image.Image], Image.Image]]] = field(default_factory=dict)
 
 
 ComponentFn = Callable[[np.random.Generator, int, int], Content]

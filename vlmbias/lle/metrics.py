@@ -1,0 +1,199 @@
+"""UrbanCars and ImageNet shortcut metrics of Whac-A-Mole, as the official code computes them.
+
+Source: facebookresearch/Whac-A-Mole, ``urbancars_trainers/base_trainer.py``
+(``BaseTrainer._eval_split`` for the metrics, ``BaseTrainer.eval`` for the model selection) and
+``utils.py::MultiDimAverageMeter.get_worst_group_acc``; research notes
+``lle_whac_a_mole.md`` section 2.1 (UrbanCars) and 2.2 (ImageNet gaps). Pure numpy: no torch.
+
+Cell layout (the official ``MultiDimAverageMeter((2, 2, 2))``, C order): a sample with object
+(car body type) ``y``, background class ``b`` and co-occurring-object class ``c`` (each 0 =
+urban, 1 = country) falls in cell ``CELL[y, b, c] = 4*y + 2*b + c``. The background is
+"present"/aligned when ``b == y`` and "absent"/conflicting otherwise; same for the CoObj.
+
+All returned accuracies and gaps are in percentage points (the official code computes fractions
+and prints them x100).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+CELL = np.arange(8).reshape(2, 2, 2)  # CELL[obj, bg, coobj] -> flat cell index
+#: early-stop metric names of the official launcher (``--early_stop_metric``) -> our metric key
+SELECTION_KEYS = {"both": "worst_cell", "bg": "worst_bg_group", "co_occur_obj": "worst_coobj_group"}
+
+
+def _binary(name: str, x, n: int | None) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if n is not None and len(a) != n:
+        raise ValueError(f"{name} has {len(a)} entries, label has {n}")
+    if not np.isin(a, (0, 1)).all():
+        bad = np.unique(a[~np.isin(a, (0, 1))])[:5].tolist()
+        raise ValueError(f"{name} holds values outside 0/1: {bad}")
+    return a.astype(np.int64)
+
+
+def _ratio(name: str, r: float) -> float:
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {r}")
+    return float(r)
+
+
+def urbancars_metrics(label, bg, coobj, pred, bg_ratio: float = 0.95,
+                      coobj_ratio: float = 0.95) -> dict:
+    """UrbanCars metrics of one evaluated split (``_eval_split``), in points.
+
+    ``label``, ``bg``, ``coobj``: the object, background and co-object class of each image;
+    ``pred``: the predicted object class; all 0/1 arrays of one length. ``bg_ratio`` /
+    ``coobj_ratio``: the *training* correlation strengths (launcher ``--bg_ratio`` /
+    ``--co_occur_obj_ratio``, default 0.95).
+
+    - ``cell_acc``: accuracy of each of the 8 cells, indexed by ``CELL``;
+    - ``group_acc[(bg_state, coobj_state)]`` with states ``"aligned"``/``"conflicting"``:
+      the unweighted mean over the two object classes of the cell accuracies;
+    - ``id_acc`` = sum over the 4 groups of group_acc * p_bg * p_coobj, where p = ratio for an
+      aligned shortcut and 1 - ratio for a conflicting one (0.9025 / 0.0475 / 0.0475 / 0.0025);
+    - ``bg_gap`` = group_acc(BG conflicting, CoObj aligned) - id_acc;
+      ``coobj_gap`` = group_acc(BG aligned, CoObj conflicting) - id_acc;
+      ``both_gap`` = group_acc(both conflicting) - id_acc (normally negative; 0 is best);
+    - ``worst_cell`` = min of the 8 cell accuracies (early-stop metric "both");
+      ``worst_bg_group`` / ``worst_coobj_group``: min over the 4 (obj, bg) / (obj, coobj)
+      groups of the accuracy pooled over the other shortcut ("bg" / "co_occur_obj");
+    - ``acc``: plain accuracy over all images (for comparison; not a paper metric).
+
+    Raises ValueError on mismatched lengths, non-0/1 values, or a cell with no samples (the
+    official code would divide by zero and carry NaN).
+    """
+    y = _binary("label", label, None)
+    n = len(y)
+    if n == 0:
+        raise ValueError("label is empty")
+    b, c, p = _binary("bg", bg, n), _binary("coobj", coobj, n), _binary("pred", pred, n)
+    rb, rc = _ratio("bg_ratio", bg_ratio), _ratio("coobj_ratio", coobj_ratio)
+
+    correct = (p == y).astype(float)
+    cells = CELL[y, b, c]
+    cnt = np.bincount(cells, minlength=8).astype(float)
+    if (cnt == 0).any():
+        empty = [tuple(int(v) for v in np.argwhere(CELL == i)[0]) for i in np.flatnonzero(cnt == 0)]
+        raise ValueError(f"cells (obj, bg, coobj) with no samples: {empty}")
+    cum = np.bincount(cells, weights=correct, minlength=8)
+    acc3 = (cum / cnt).reshape(2, 2, 2)
+
+    states = {1: "aligned", 0: "conflicting"}
+    group_acc, id_acc = {}, 0.0
+    for bg_al in (0, 1):  # official loop order: absent then present, BG outer, CoObj inner
+        for co_al in (0, 1):
+            # the two cells (obj, bg, coobj) with bg == obj iff bg_al, coobj == obj iff co_al
+            vals = [acc3[o, o if bg_al else 1 - o, o if co_al else 1 - o] for o in (0, 1)]
+            g = float(np.mean(vals))
+            group_acc[(states[bg_al], states[co_al])] = 100 * g
+            id_acc += g * (rb if bg_al else 1 - rb) * (rc if co_al else 1 - rc)
+    id_acc *= 100
+    cum3, cnt3 = cum.reshape(2, 2, 2), cnt.reshape(2, 2, 2)
+    return {
+        "id_acc": id_acc,
+        "bg_gap": group_acc[("conflicting", "aligned")] - id_acc,
+        "coobj_gap": group_acc[("aligned", "conflicting")] - id_acc,
+        "both_gap": group_acc[("conflicting", "conflicting")] - id_acc,
+        "group_acc": group_acc,
+        "cell_acc": 100 * acc3.reshape(8),
+        "worst_cell": float(100 * acc3.min()),
+        "worst_bg_group": float(100 * (cum3.sum(2) / cnt3.sum(2)).min()),
+        "worst_coobj_group": float(100 * (cum3.sum(1) / cnt3.sum(1)).min()),
+        "acc": float(100 * correct.mean()),
+    }
+
+
+def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
+    """Model selection of ``BaseTrainer.eval``: the epoch with the best validation worst-group
+    accuracy; its *test* metrics are the reported ones.
+
+    ``history[i]`` = ``{"val": metrics, "test": metrics}`` for epoch ``i + 1`` (the official
+    code evaluates val and test after every epoch), metrics as returned by
+    ``urbancars_metrics``. ``rule``: ``"both"`` (min over the 8 cells; the default and the one
+    used for every method without group labels), ``"bg"`` or ``"co_occur_obj"``.
+
+    Tie-break: the official update is ``if val > cond_best_acc`` (strict, starting from 0), so
+    the FIRST epoch reaching the maximum wins. An epoch whose val metric is 0 is never selected
+    there; if no epoch exceeds 0 the official code has no selected epoch (it then crashes on a
+    missing key) -- here that raises ValueError.
+
+    Returns ``{"epoch": 1-based epoch, "rule": "val_<rule>_worst_group_acc",
+    "val": that epoch's val value, "test": that epoch's test metrics}``.
+    """
+    if rule not in SELECTION_KEYS:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {sorted(SELECTION_KEYS)}")
+    if len(history) == 0:
+        raise ValueError("history is empty")
+    key, best, best_i = SELECTION_KEYS[rule], 0.0, None
+    for i, h in enumerate(history):
+        if "val" not in h or "test" not in h:
+            raise ValueError(f"epoch {i + 1}: history entries need 'val' and 'test'")
+        v = h["val"][key]
+        if v > best:
+            best, best_i = v, i
+    if best_i is None:
+        raise ValueError(f"no epoch has val {key} above 0: nothing to select")
+    return {"epoch": best_i + 1, "rule": f"val_{rule}_worst_group_acc", "val": best,
+            "test": history[best_i]["test"]}
+
+
+def amplification(gap: float, erm_gap: float) -> float | None:
+    """The tables' "(xk)" mark of a shortcut gap against the ERM row of the same table/arch.
+
+    Shown only when the method's gap is worse (more negative) than ERM's: returns
+    k = gap / erm_gap rounded half-up to 2 decimals, else None. In the material the marks appear
+    on the single-shortcut gap columns (UrbanCars BG and CoObj gaps; ImageNet IN-W, SIN, IN-R,
+    IN-9 gaps), never on UrbanCars "BG+CoObj" nor on the "Carton" gap (lower-is-better), nor on
+    the ERM row -- the caller decides which columns get marks. The official code does not
+    produce the marks; the rounding is inferred from the 27 printed marks: allowing for the
+    printing precision of the gaps, round() fits 26 (floor fits 24, e.g. MAE-FT ViT-L SIN
+    -62.48 / -61.43 = 1.017 is printed "x1.02"); the one misfit is MoCov3 IN-R, -56.86 / -50.36
+    = 1.129 printed "x1.12". Pass unrounded gaps: from the printed one-decimal UrbanCars gaps a
+    mark can be off by 0.01 (CF+F Aug 16.0/15.3 = 1.046 -> 1.05, printed 1.04).
+    """
+    if not (math.isfinite(gap) and math.isfinite(erm_gap)):
+        raise ValueError(f"gaps must be finite, got {gap}, {erm_gap}")
+    if erm_gap >= 0:
+        raise ValueError(f"ERM gap must be negative for a ratio mark, got {erm_gap}")
+    if gap >= erm_gap:
+        return None
+    return math.floor(gap / erm_gap * 100 + 0.5 + 1e-9) / 100
+
+
+def accuracy_gap(correct_shifted, correct_base) -> float:
+    """ImageNet shortcut gap in points: acc(shifted set) - acc(base set) (notes section 2.2;
+    ``imagenet_trainers/base_trainer.py::eval``). IN-W: ImageNet-W vs IN-1k val; SIN:
+    Stylized-IN val vs IN-1k; IN-R: ImageNet-R vs IN-200; IN-9: mixed_rand vs mixed_same;
+    IN-Sketch vs IN-1k. The inputs are per-image correctness (0/1); the class restriction of
+    IN-R/IN-200 (logit mask) and the IN-9 mapping (unmapped = wrong) are applied to the
+    predictions before this. Negative = worse on the shifted set.
+    """
+    s = _binary("correct_shifted", correct_shifted, None)
+    b = _binary("correct_base", correct_base, None)
+    if len(s) == 0 or len(b) == 0:
+        raise ValueError("empty correctness array")
+    return float(100 * (s.mean() - b.mean()))
+
+
+CARTON = 478
+
+
+def carton_gap(label, pred_base, pred_watermarked, carton: int = CARTON) -> float:
+    """Carton gap in points: accuracy on the carton-class images (label == 478) of the
+    watermarked predictions minus that of the original ones (notes section 2.2). With the 50
+    carton val images it moves in steps of 2; positive = the watermark pushes towards carton.
+    """
+    y, pb, pw = (np.asarray(a) for a in (label, pred_base, pred_watermarked))
+    if not (y.ndim == pb.ndim == pw.ndim == 1 and len(y) == len(pb) == len(pw)):
+        raise ValueError(f"label/pred_base/pred_watermarked lengths differ: {len(y)}, {len(pb)}, {len(pw)}")
+    m = y == carton
+    if not m.any():
+        raise ValueError(f"no image of the carton class ({carton})")
+    return float(100 * ((pw[m] == carton).mean() - (pb[m] == carton).mean()))
