@@ -60,6 +60,7 @@ class TrainState:
     epoch_loss: list = field(default_factory=list)   # mean loss of each epoch
     elapsed_s: float = 0.0
     resumed_from_epoch: int | None = None
+    history: list = field(default_factory=list)      # what ``on_epoch_end`` returned, per epoch
 
 
 @torch.no_grad()
@@ -121,16 +122,23 @@ class _Joint(nn.Module):
 def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, seed: int,
         checkpoint_path: str, run_hash: str, device: torch.device, num_workers: int = 0,
         progress: bool = True, log: Callable[[str], None] = print,
-        objective: Objective | None = None) -> TrainState:
+        objective: Objective | None = None,
+        on_epoch_end: Callable[[int, nn.Module], dict] | None = None,
+        epoch_samples: int | None = None) -> TrainState:
     """Train ``model`` in place for the recipe's budget; returns the final TrainState.
 
     ``objective`` (``vlmbias.train.objectives``) says what is minimised and how samples are
     weighed; by default, classification with the recipe's Mixup/CutMix and (soft-target)
     cross-entropy. Parameters with ``requires_grad=False`` are left out of the optimizer
-    (frozen encoders of linear probes)."""
-    budget = R.make_budget(recipe, len(train_ds))
+    (frozen encoders of linear probes). ``on_epoch_end(epoch, model)`` runs after every epoch
+    (1-based), before the checkpoint; what it returns is kept in ``state.history`` (per-epoch
+    evaluation and model selection, resumed with the run). ``epoch_samples`` draws that many
+    samples per epoch (without replacement; with replacement under sample weights) instead of
+    the whole training set (LLE draws |original| samples from original + augmented copies)."""
+    epoch_len = int(epoch_samples) if epoch_samples else len(train_ds)
+    budget = R.make_budget(recipe, epoch_len)
     micro, accum = budget.micro_batch_size, budget.accum_steps
-    micro_per_epoch = len(train_ds) // micro
+    micro_per_epoch = epoch_len // micro
     if budget.batch_size != int(recipe["batch_size"]):
         log(f"training set of {len(train_ds)} images < batch {recipe['batch_size']}: "
             f"batch {budget.batch_size} (micro {micro})")
@@ -170,12 +178,12 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
         gen = torch.Generator().manual_seed(epoch_seed)
         weights = objective.sample_weights(state.epoch)
         if weights is None:
-            sampler = RandomSampler(indexed, generator=gen)
+            sampler = RandomSampler(indexed, generator=gen, num_samples=epoch_len)
         else:
             if len(weights) != len(train_ds):
                 raise ValueError(f"{type(objective).__name__}.sample_weights: {len(weights)} weights "
                                  f"for {len(train_ds)} training samples")
-            sampler = WeightedRandomSampler(weights, len(train_ds), replacement=True, generator=gen)
+            sampler = WeightedRandomSampler(weights, epoch_len, replacement=True, generator=gen)
         loader = DataLoader(indexed, batch_size=micro, sampler=sampler, drop_last=True,
                             num_workers=num_workers, pin_memory=device.type == "cuda")
         trainable.train()
@@ -211,6 +219,9 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
             bin_loss, bin_n = 0.0, 0
         state.epoch += 1
         state.epoch_loss.append(ep_loss / max(ep_n, 1))
+        if on_epoch_end is not None:
+            state.history.append(on_epoch_end(state.epoch, model))
+            trainable.train()
         state.elapsed_s = time.time() - t0
         with atomic_path(checkpoint_path) as tmp:
             torch.save({"version": CHECKPOINT_VERSION, "run_hash": run_hash,

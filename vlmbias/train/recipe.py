@@ -157,6 +157,8 @@ def optimizer(recipe: dict, model: nn.Module):
         kwargs["betas"] = tuple(recipe["betas"])
     if "eps" in recipe:
         kwargs["eps"] = float(recipe["eps"])
+    if "momentum" in recipe:
+        kwargs["momentum"] = float(recipe["momentum"])
     if opt == "lars":
         # MAE / MoCo v3 LARS: trust ratio on every >1-D parameter even with weight decay 0
         # (timm's Lars adapts only when decayed), none on biases and norms.
@@ -167,8 +169,35 @@ def optimizer(recipe: dict, model: nn.Module):
                                filter_bias_and_bn=True, **kwargs)
 
 
+class ConstantLR:
+    """A constant learning rate after an optional linear warmup from 0 (Whac-A-Mole's UrbanCars
+    recipe: SGD at a constant 1e-3), with timm's scheduler interface (``step_update``)."""
+
+    def __init__(self, opt, warmup_steps: int = 0):
+        self.opt, self.warmup = opt, int(warmup_steps)
+        self.base = [g["lr"] for g in opt.param_groups]
+        self.step_update(0)
+
+    def step_update(self, num_updates: int) -> None:
+        f = min(1.0, (num_updates + 1) / self.warmup) if self.warmup else 1.0
+        for g, lr in zip(self.opt.param_groups, self.base):
+            g["lr"] = lr * f
+
+    def state_dict(self) -> dict:
+        return {"base": self.base, "warmup": self.warmup}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base, self.warmup = list(state["base"]), int(state["warmup"])
+
+
 def scheduler(recipe: dict, opt, budget: Budget):
-    """Per-step cosine to min_lr after a linear warmup from 0 (ConvNeXt's schedule)."""
+    """Per-step cosine to min_lr after a linear warmup from 0 (ConvNeXt's schedule); with
+    ``sched: constant``, a constant lr after the warmup."""
+    kind = recipe.get("sched", "cosine")
+    if kind == "constant":
+        return ConstantLR(opt, budget.warmup_steps)
+    if kind != "cosine":
+        raise ValueError(f"recipe 'sched': {kind!r} is not one of 'cosine', 'constant'")
     sched, _ = create_scheduler_v2(
         opt, sched="cosine", num_epochs=max(1, budget.total_steps - budget.warmup_steps),
         warmup_epochs=budget.warmup_steps, warmup_lr=0.0, warmup_prefix=True,
