@@ -46,19 +46,21 @@ def read_all(paths) -> dict[str, dict[str, bytes]]:
 def test_registration_order():
     # a mixture is walked in its order and sources are listed in theirs: importing the package
     # registers everything in the same order, whatever module holds it
-    assert list(tw.OBJECT_DRAWERS) == ["ball", "cup", "tree", "car", "fish", "house", "flower", "star", "boat", "key"]
+    assert list(tw.OBJECT_DRAWERS) == ["ball", "cup", "tree", "car", "fish", "house", "flower", "star", "boat", "key",
+                                       "carton"]
     assert list(tw.COMPONENTS) == [
         "photo_outdoor_people", "photo_indoor_people", "photo_landscape", "photo_street", "photo_group_event",
         "cartoon_object", "icon_set", "cartoon_character", "flat_illustration", "clothing_product", "logo_badge",
         "product_white", "text_ad", "sticker", "clipart", "web_portrait", "screenshot",
         "document_text", "bar_chart", "diagram", "map", "archive_photo",
-        "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object", "urban_car"]
+        "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object", "urban_car",
+        "shortcut_object"]
     assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_noisy", "waterbirds",
-                                "celeba", "webpairs", "urbancars"]
+                                "celeba", "webpairs", "urbancars", "imagenet_shortcuts"]
 
 
 def test_registry_contents():
-    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars"}
+    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars", "imagenet_shortcuts"}
     assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
     assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
     for name, spec in tw.SOURCES.items():

@@ -38,6 +38,9 @@ Modules, each importing only those above it:
 * ``label_noise`` -- the ImageNet-like set with planted label errors;
 * ``urbancars`` -- the UrbanCars-like world (car, background, co-occurring object; masks as
   extra members) and its planner;
+* ``shortcuts`` -- the ImageNet-like set with Whac-A-Mole's shortcuts (``imagenet_shortcuts``: a
+  watermarked ``carton`` class, class habitats; stylised, rendition and mixed-background
+  splits; object masks and background-only images as extra members) and its planner;
 * ``signatures`` -- ``Signature`` and ``apply_signature``;
 * ``sources`` -- the ``SOURCES`` registry and what is read off it (class names, prompt
   templates, vocabulary);

@@ -210,12 +210,14 @@ def _box_at(cx: float, cy: float, size: float) -> Box:
 
 
 def draw_photo_object(img: Image.Image, obj: str, box: Box, color: RGB, rng: np.random.Generator,
-                      shading: float = 0.45, grain: float = 0.08) -> None:
+                      shading: float = 0.45, grain: float = 0.08) -> Image.Image:
     """Draw ``obj`` onto ``img`` (in place) as a lit, textured object rather than a flat shape.
 
     The object is drawn on a transparent layer, then multiplied by a directional light
     gradient (``shading``) and a coarse multiplicative surface texture (``grain``), and
     composited. This is what makes "photos" of objects look unlike flat cartoons or renders.
+    Returns the object's mask (L, 255 where the object covers a pixel, else 0): the
+    foreground mask of worlds that compose or separate object and background.
     """
     w, h = img.size
     layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
@@ -234,3 +236,4 @@ def draw_photo_object(img: Image.Image, obj: str, box: Box, color: RGB, rng: np.
     base = np.asarray(img, np.float32)
     out = base * (1 - alpha) + np.clip(arr[..., :3] * gain, 0, 255) * alpha
     img.paste(Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB"))
+    return layer.getchannel("A").point(lambda a: 255 if a else 0)

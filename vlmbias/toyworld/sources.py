@@ -23,6 +23,11 @@ from vlmbias.toyworld.signatures import Signature
 from vlmbias.toyworld.urbancars import CLASS_NAMES as URBANCARS_CLASSES
 from vlmbias.toyworld.urbancars import _urbancars_plan
 
+# isort: off
+# after urbancars: the carton object and the shortcut component register after every other one
+from vlmbias.toyworld.shortcuts import SHORTCUT_CLASSES, _shortcuts_plan  # noqa: E402
+# isort: on
+
 MetaHook = Callable[[np.random.Generator, int, dict], dict]
 Planner = Callable[[np.random.Generator, int], dict]
 
@@ -210,6 +215,19 @@ register_source(SourceSpec(
                 "extra members",
     mixture={"urban_car": 1.0}, signature=LABELED_SIGNATURE, image_format="jpg", framing=(1.0, 1.0),
     classes=URBANCARS_CLASSES, planner=_urbancars_plan))
+
+# Whac-A-Mole's ImageNet shortcuts (t15), last of all for the same reason: the ImageNet-like
+# photos plus a carton class whose train photos are watermarked 60% of the time, class
+# habitats (75%), and the evaluation and augmentation variants as splits (see
+# vlmbias.toyworld.shortcuts).
+register_source(SourceSpec(
+    name="imagenet_shortcuts",
+    description="ImageNet-like photos + a watermarked 'carton' class (60% of its train images), class habitats; "
+                "splits train, val, train_stylized, val_stylized (SIN), val_rendition (IN-R), val_mixed_same / "
+                "val_mixed_rand (IN-9); object mask and background-only image as extra members of train",
+    mixture={"shortcut_object": 1.0}, signature=SOURCES["imagenet"].signature, image_format="jpg",
+    aspects=SOURCES["imagenet"].aspects, portrait_prob=0.15, framing=(1.0, 1.2), classes=SHORTCUT_CLASSES,
+    planner=_shortcuts_plan))
 
 
 def _spec(name: str) -> SourceSpec:

@@ -50,8 +50,8 @@ CLASS_NAMES = ("urban car", "country car")
 FACTOR_NAMES = ("urban", "country")  # background and co-object classes, same ids as the label
 TRAIN_BLOCK = 400                     # train samples per class over which the 95% x 95% is exact
 CAR_BODIES = {  # body style -> (class, height / length)
-    "sedan": (0, (0.36, 0.42)), "coupe": (0, (0.31, 0.36)), "hatchback": (0, (0.42, 0.47)),
-    "suv": (1, (0.6, 0.68)), "pickup": (1, (0.54, 0.6)), "van": (1, (0.7, 0.78))}
+    "sedan": (0, (0.40, 0.45)), "coupe": (0, (0.40, 0.45)), "hatchback": (0, (0.40, 0.45)),
+    "suv": (1, (0.45, 0.50)), "pickup": (1, (0.45, 0.50)), "van": (1, (0.45, 0.50))}
 CAR_COLORS = ("red", "blue", "white", "black", "gray", "green", "yellow", "orange", "brown")
 PLACES = (("street", "alley", "downtown", "crosswalk", "driveway"), ("desert road", "field road", "forest road"))
 PLACE_PHRASES = {"street": "on a street", "alley": "in an alley", "downtown": "downtown",
@@ -170,17 +170,18 @@ def _car(d, rng, cx: float, cy: float, length: float, body: str, col, f: int) ->
     and high on larger wheels (a pickup: a cab with an open bed behind it)."""
     country, hw = CAR_BODIES[body]
     height = length * _u(rng, *hw)
+    style = _choice(rng, tuple(CAR_BODIES))  # the cabin's shape: shared by both classes
     top, ground = cy - height / 2, cy + height / 2
 
     def x(t: float) -> float:  # t: 0 rear .. 1 front
         return cx + f * (t - 0.5) * length
 
-    r = length * (0.12 if country else 0.09)
-    bottom = ground - r * (1.2 if country else 0.7)
-    belt = top + height * (0.45 if country else 0.5)
+    r = length * 0.1
+    bottom = ground - r * 0.9
+    belt = top + height * 0.48
     cabin = {"sedan": ((0.22, 0.32), (0.66, 0.8)), "coupe": ((0.2, 0.42), (0.6, 0.82)),
              "hatchback": ((0.03, 0.07), (0.6, 0.8)), "suv": ((0.01, 0.02), (0.72, 0.8)),
-             "pickup": ((0.42, 0.44), (0.72, 0.8)), "van": ((0.0, 0.0), (0.78, 0.96))}[body]
+             "pickup": ((0.42, 0.44), (0.72, 0.8)), "van": ((0.0, 0.0), (0.78, 0.96))}[style]
     (rb, rt), (ft, fb) = cabin
     roof = [(x(rb), belt), (x(rt), top), (x(ft), top), (x(fb), belt)]
     d.polygon(roof, fill=col)
@@ -189,7 +190,7 @@ def _car(d, rng, cx: float, cy: float, length: float, body: str, col, f: int) ->
               fill=_jit((150, 180, 205), rng, 12))  # windows
     d.line((x((rt + ft) / 2), top, x((rb + fb) / 2), belt), fill=col, width=max(1, int(length * 0.03)))  # pillar
     d.rounded_rectangle((x(0), belt, x(1), bottom), radius=max(1.0, (bottom - belt) * 0.25), fill=col)
-    if body == "pickup":  # the open bed
+    if style == "pickup":  # the open bed
         d.rectangle((x(0.03), belt, x(0.4), belt + (bottom - belt) * 0.25), fill=_darker(col, 0.45))
     lamp = max(1.0, length * 0.04)
     d.rectangle((x(0.97), belt + lamp * 0.5, x(1.0), belt + lamp * 1.5), fill=(250, 220, 120))

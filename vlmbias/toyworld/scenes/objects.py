@@ -23,22 +23,47 @@ def background_phrase(background: str) -> str:
     return f"{'in' if background in ('water', 'leaves') else 'on'} {background}"
 
 
-def _object_photo(rng, w, h, label: int | None = None) -> tuple:
+def _backdrop(rng, w, h, background: str):
+    """The bare natural texture of background ``background`` (a key of ``_BACKGROUNDS``)."""
+    base, var, _ = _BACKGROUNDS[background]
+    return _texture(rng, w, h, _jit(base, rng, 12), var * 1.3, cells=int(rng.integers(6, 16)), fine=10, mono=0.6)
+
+
+def _object_photo(rng, w, h, label: int | None = None, *, obj: str | None = None, background: str | None = None,
+                  backdrop=None, layers: dict | None = None) -> tuple:
     """The drawing of ``object_on_texture``: (image, label, object, colour name, background,
-    setting); ``label`` (an index of ``OBJECT_CLASSES``) fixes the object, else it is drawn."""
+    setting); ``label`` (an index of ``OBJECT_CLASSES``) fixes the object, else it is drawn.
+
+    For worlds built on these photos (the random draws are the same whatever is given, so a
+    plain call draws what it always drew): ``obj`` draws that registered object instead of the
+    label's; ``background`` fixes the background (a key of ``_BACKGROUNDS``) and ``backdrop``
+    (an image of size (w, h), e.g. another photo's ``_backdrop``) replaces its texture; a
+    ``layers`` dict receives ``background`` (the texture before anything is drawn on it),
+    ``ground`` (with the object's shadow) and ``mask`` (the object's mask, L 0/255).
+    """
     bgname = _choice(rng, tuple(_BACKGROUNDS))
+    if background is not None:
+        bgname = background
     base, var, setting = _BACKGROUNDS[bgname]
-    img = _texture(rng, w, h, _jit(base, rng, 12), var * 1.3, cells=int(rng.integers(6, 16)), fine=10, mono=0.6)
+    img = _backdrop(rng, w, h, bgname)
+    if backdrop is not None:
+        img = backdrop.convert("RGB").copy()
+    if layers is not None:
+        layers["background"] = img.copy()
     d = new_draw(img)
     drawn = int(rng.integers(len(OBJECT_CLASSES)))
     label = drawn if label is None else int(label)
-    obj = OBJECT_CLASSES[label]
+    obj = OBJECT_CLASSES[label] if obj is None else obj
     oname, ocol = object_color(rng, obj)
     ocol = _mix(ocol, (128, 128, 128), 0.2)  # natural objects are less saturated than cartoons
     size = _u(rng, 0.5, 0.78) * min(w, h)
     cx, cy = w / 2 + _u(rng, -0.08, 0.08) * w, h / 2 + _u(rng, -0.08, 0.08) * h
     d.ellipse((cx - size * 0.4, cy + size * 0.35, cx + size * 0.4, cy + size * 0.5), fill=_darker(base, 0.7))
-    draw_photo_object(img, obj, _box_at(cx, cy, size), ocol, rng)
+    if layers is not None:
+        layers["ground"] = img.copy()
+    mask = draw_photo_object(img, obj, _box_at(cx, cy, size), ocol, rng)
+    if layers is not None:
+        layers["mask"] = mask
     return img, label, obj, oname, bgname, setting
 
 
