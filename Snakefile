@@ -27,6 +27,7 @@ include: "rules/clip.smk"
 include: "rules/textspan.smk"
 include: "rules/b2t.smk"
 include: "rules/perceptionclip.smk"
+include: "rules/lle.smk"
 include: "rules/report.smk"
 
 

@@ -267,7 +267,7 @@ def test_rule_script(tree, tmp_path):
     code = f"""
 import runpy, types
 sm = types.SimpleNamespace(scriptdir={str(ROOT / 'scripts')!r}, log=[{str(log)!r}], rule="lle_convert_urbancars",
-                           params=types.SimpleNamespace(root={str(tree)!r}), output={paths!r},
+                           input=types.SimpleNamespace(root={str(tree)!r}), output={paths!r},
                            wildcards=types.SimpleNamespace(converted="uc"), resources={{}}, threads=1)
 runpy.run_path({str(ROOT / 'scripts' / 'lle_convert_urbancars.py')!r}, init_globals={{"snakemake": sm}})
 """

@@ -86,8 +86,8 @@ def test_select_epoch_best_val_first_max_not_best_test():
     s = select_epoch(hist)
     assert s["epoch"] == 2 and s["rule"] == "val_both_worst_group_acc"  # first of the tied 30s
     assert s["test"] == {"id_acc": 91}                                  # not epoch 4's 99
-    with pytest.raises(ValueError, match="above 0"):
-        select_epoch([_h(0, 90)])
+    none = select_epoch([_h(0, 90), _h(0, 80)])   # the official would crash: the first epoch, flagged
+    assert none["epoch"] == 1 and none["rule"] == "val_both_worst_group_acc_none_above_0"
     with pytest.raises(ValueError, match="unknown rule"):
         select_epoch(hist, rule="worst")
 

@@ -60,6 +60,8 @@ PAPER_JOBS = {
                                 "b2t_label_diagnosis": 1, "b2t_diagnosis_table": 1},
     # four OpenAI CLIPs (QuickGELU): train and val embedded with the official preprocessing; a text head
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
+    # t14: the official UrbanCars folder converted once, then 14 rows + the GroupDRO oracle x 6 seeds
+    "t14_lle_urbancars": {"lle_convert_urbancars": 1, "sample": 1, "lle_urbancars": 15 * 6, "lle_urbancars_table": 1},
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
                                       "perceptionclip_eval": 4, "perceptionclip_table": 1},
     "t17_perceptionclip_celeba": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 7,
@@ -75,7 +77,8 @@ PAPER_JOBS = {
     "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
                                 "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
 }
-CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis"}  # + every table rule
+CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis",
+             "lle_convert_urbancars"}  # + every table rule
 
 
 def test_every_table_is_expected():
@@ -107,14 +110,19 @@ def test_paper_dag(paper_with_placeholders, table):
         assert all(re.search(r"output: results/runs/probe/\S+__labels-imagenet/", b)
                    for b in job_blocks(p.stdout, "probe"))
     sample = job_blocks(p.stdout, "sample")[0]
-    assert str(tmp / "shards") in sample
+    assert str(tmp / "shards") in sample or ("lle_convert_urbancars" in expected and "results/converted/" in sample)
+    if "lle_urbancars" in expected:  # one job per (method, seed); the converter reads the official tree
+        runs = {re.search(r"output: results/lle/urbancars/(\w+)/seed(\d+)/", b).groups()
+                for b in job_blocks(p.stdout, "lle_urbancars")}
+        assert len(runs) == 90 and {s for _, s in runs} == {str(i) for i in range(6)}
+        assert str(tmp / "official" / "urbancars") in job_blocks(p.stdout, "lle_convert_urbancars")[0]
 
 
 def test_paper_dag_all(paper_with_placeholders):
     tmp, override = paper_with_placeholders
     p = snakemake("-n", "--configfile", str(ROOT / "config/paper.yaml"), str(override), workdir=tmp / "work-all")
     counts = job_counts(p.stdout)
-    assert counts["train_dsc"] == 68 and counts["sample"] == 9 and "toyworld" not in counts
+    assert counts["train_dsc"] == 68 and counts["sample"] == 10 and "toyworld" not in counts
     assert counts["table_html"] == len(registry.ids())
 
 
@@ -127,12 +135,13 @@ def test_toy_dag(tmp_path):
         writers[registry.table(t).rule] = writers.get(registry.table(t).rule, 0) + 1
     # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP;
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
-    jobs = {"toyworld": 10, "sample": 11, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
+    jobs = {"toyworld": 11, "sample": 12, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
             "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 7, "zeroshot_clip": 1,
             "perceptionclip_head": 12, "perceptionclip_eval": 2,
             "b2t_train_classifier": 3, "b2t_predict": 3, "b2t_train_captioner": 1, "b2t_caption": 3, "b2t_keywords": 3,
             "b2t_zeroshot": 2, "b2t_label_diagnosis": 1,
+            "lle_urbancars": 15 * 3,  # t14: 14 rows + the GroupDRO oracle, 3 seeds
             "table_html": len(tables), "figure_report": 2 + 2 + 3 + 1, **writers}  # report pages: one per figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 

@@ -27,10 +27,28 @@ def dataset_shard_paths(config: dict, name: str, toy_root: str = "results/toywor
     if toy_source(entry):
         n = int(config["toyworld"]["n_shards"])
         return [os.path.join(toy_root, toy_source(entry), f"{i:05d}.tar") for i in range(n)]
+    if entry.get("urbancars_official"):
+        return converted_shard_paths(name)
     try:
         return expand_shards(entry["shards"], must_exist=True)
     except ShardError as e:
         raise ConfigError(f"datasets.{name}.shards: {e}") from None
+
+
+#: shards a converted dataset is written as (rule lle_convert_urbancars)
+CONVERTED_SHARDS = 10
+
+
+def converted_shard_paths(name: str) -> list[str]:
+    """The shards rule ``lle_convert_urbancars`` writes for a dataset given as the official
+    UrbanCars folder tree (``urbancars_official: <root>``)."""
+    return [f"results/converted/{name}/{i:05d}.tar" for i in range(CONVERTED_SHARDS)]
+
+
+def converted_datasets(config: dict) -> dict[str, str]:
+    """Dataset -> the official UrbanCars root it is converted from."""
+    return {n: e["urbancars_official"] for n, e in (config.get("datasets") or {}).items()
+            if e.get("urbancars_official")}
 
 
 def toy_sources(config: dict) -> list[str]:
@@ -47,9 +65,16 @@ def toy_n_images(config: dict, source: str) -> int:
 def check_datasets(config: dict) -> None:
     """Every dataset is exactly one of a known toy source or existing shards."""
     for name, entry in (config.get("datasets") or {}).items():
-        if bool(toy_source(entry)) == bool(entry.get("shards")):
-            raise ConfigError(f"datasets.{name}: give exactly one of 'toy' (a toy-world source) "
-                              "or 'shards' (raw shard paths/patterns)")
+        kinds = [k for k in ("toy", "shards", "urbancars_official") if entry.get(k)]
+        if len(kinds) != 1:
+            raise ConfigError(f"datasets.{name}: give exactly one of 'toy' (a toy-world source), "
+                              "'shards' (raw shard paths/patterns) or 'urbancars_official' (the official "
+                              f"UrbanCars folder tree, converted to shards){'; got ' + ', '.join(kinds) if kinds else ''}")
+        if entry.get("urbancars_official"):
+            if not os.path.isdir(entry["urbancars_official"]):
+                raise ConfigError(f"datasets.{name}.urbancars_official: {entry['urbancars_official']!r} is not a "
+                                  "folder (the root that holds bg-0.95_co_occur_obj-0.95/ and bg-0.5_co_occur_obj-0.5/)")
+            continue
         if toy_source(entry):
             from vlmbias.toyworld import SOURCES  # the generator's registry, only where it is used
 

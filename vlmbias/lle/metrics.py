@@ -122,7 +122,8 @@ def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
     Tie-break: the official update is ``if val > cond_best_acc`` (strict, starting from 0), so
     the FIRST epoch reaching the maximum wins. An epoch whose val metric is 0 is never selected
     there; if no epoch exceeds 0 the official code has no selected epoch (it then crashes on a
-    missing key) -- here that raises ValueError.
+    missing key) -- here the first epoch is taken and the rule says so (``..._none_above_0``),
+    so a run too short to lift any val cell above 0 still reports, visibly flagged.
 
     Returns ``{"epoch": 1-based epoch, "rule": "val_<rule>_worst_group_acc",
     "val": that epoch's val value, "test": that epoch's test metrics}``.
@@ -138,9 +139,10 @@ def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
         v = h["val"][key]
         if v > best:
             best, best_i = v, i
+    suffix = ""
     if best_i is None:
-        raise ValueError(f"no epoch has val {key} above 0: nothing to select")
-    return {"epoch": best_i + 1, "rule": f"val_{rule}_worst_group_acc", "val": best,
+        best_i, best, suffix = 0, history[0]["val"][key], "_none_above_0"
+    return {"epoch": best_i + 1, "rule": f"val_{rule}_worst_group_acc{suffix}", "val": best,
             "test": history[best_i]["test"]}
 
 

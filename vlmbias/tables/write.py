@@ -11,9 +11,12 @@ from vlmbias.core.io import atomic_path, write_text
 
 
 def write_table(df: pd.DataFrame, csv_path: str, md_path: str, title: str,
-                notes: list[str] | None = None) -> None:
+                notes: list[str] | None = None, md_df: pd.DataFrame | None = None) -> None:
+    """``df`` as CSV; as Markdown too, unless ``md_df`` gives the Markdown's own (formatted) frame
+    (e.g. "mean ± std" cells where the CSV keeps the numbers in columns of their own)."""
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
+    df = md_df if md_df is not None else df
     lines = [f"# {title}", ""]
     lines += [f"- {n}" for n in notes or []]
     if notes:

@@ -1,0 +1,77 @@
+# Whac-A-Mole / LLE (Li et al., CVPR 2023; vlmbias/lle/): UrbanCars, every method of the registry
+# (vlmbias/lle/methods.yaml) over the table's seeds, one job per (method, seed) -> t14.
+from vlmbias.lle import plan as lle_plan
+
+check_config(lle_plan.check)
+LLE_UC = lle_plan.urbancars(config)
+LLE_METHODS = lle_plan.methods(config) if LLE_UC else []
+LLE_SEEDS = lle_plan.seeds(config) if LLE_UC else []
+
+
+wildcard_constraints:
+    lle_method=alternatives(LLE_METHODS),
+    lle_seed=r"\d+",
+
+
+rule lle_urbancars:
+    input:
+        unpack(lambda wildcards: sample_inputs([LLE_UC["dataset"]])),
+    output:
+        "results/lle/urbancars/{lle_method}/seed{lle_seed}/metrics.json",
+    params:
+        spec=lambda wildcards: lle_plan.run_spec(config, wildcards.lle_method, int(wildcards.lle_seed)),
+        sample_dir=lambda wildcards: lle_plan.urbancars_sample_dir(config),
+    log:
+        "logs/lle_urbancars/{lle_method}/seed{lle_seed}.log",
+    benchmark:
+        "benchmarks/lle/lle_urbancars/{lle_method}/seed{lle_seed}.tsv"
+    threads: train_threads
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=24 * 60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/lle_urbancars.py"
+
+
+rule lle_urbancars_table:
+    input:
+        runs=lle_plan.metrics_paths(config) if LLE_UC else [],
+    output:
+        csv="results/tables/{table}.csv",
+        md="results/tables/{table}.md",
+    params:
+        table=lambda wildcards: wildcards.table,
+    wildcard_constraints:
+        table=table_ids("lle_urbancars_table"),
+    log:
+        "logs/tables/{table}.log",
+    benchmark:
+        "benchmarks/lle/lle_urbancars_table/{table}.tsv"
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/table.py"
+
+
+rule lle_convert_urbancars:
+    input:  # the official tree (a folder: reruns when files are added or removed at its top)
+        root=lambda wildcards: vconfig.converted_datasets(config)[wildcards.converted],
+    output:
+        vconfig.converted_shard_paths("{converted}"),
+    wildcard_constraints:
+        converted=alternatives(vconfig.converted_datasets(config)),
+    log:
+        "logs/lle_convert_urbancars/{converted}.log",
+    benchmark:
+        "benchmarks/lle/lle_convert_urbancars/{converted}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=4 * 60,
+    conda:
+        "../envs/sampling.yaml"
+    script:
+        "../scripts/lle_convert_urbancars.py"

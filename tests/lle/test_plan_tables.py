@@ -1,0 +1,93 @@
+"""t14's plan (config -> jobs, seeds) and table (mean ± std, reported values, xk marks, findings)."""
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from vlmbias.core.config import ConfigError
+from vlmbias.lle import plan
+from vlmbias.lle.tables import write_urbancars
+from vlmbias.tables.registry import TableJob
+
+CONFIG = yaml.safe_load(open("config/config.yaml"))
+
+
+def test_every_registry_method_has_a_module_and_a_row():
+    import importlib
+
+    reg = plan.registry()
+    assert list(reg)[:2] == ["erm", "mixup"] and "lle" in reg and reg["groupdro"].get("group_labels")
+    for name, entry in reg.items():
+        assert entry["row"] and isinstance(entry.get("params", {}), dict), name
+        assert importlib.util.find_spec(f"vlmbias.lle.methods.{entry['module']}") is not None, name
+
+
+def test_plan_jobs_over_seeds_and_recipe_layers():
+    cfg = copy.deepcopy(CONFIG)
+    cfg["lle"]["urbancars"].update(methods=["lle", "erm"], seeds=2)
+    assert plan.methods(cfg) == ["erm", "lle"]            # registry order
+    assert plan.seeds(cfg) == [cfg["seed"], cfg["seed"] + 1]
+    assert plan.metrics_paths(cfg)[0] == f"results/lle/urbancars/erm/seed{cfg['seed']}/metrics.json"
+    spec = plan.run_spec(cfg, "erm", 1)
+    r = spec["recipe"]
+    assert r["optimizer"] == "momentum" and r["sched"] == "constant" and r["label_smoothing"] == 0.0
+    assert r["augment"]["random_crop"] is False and r["crop_pct"] == 1.0
+    assert r["lr"] == cfg["lle"]["urbancars"]["train"]["lr"]   # the section's overrides win
+    assert spec["seed"] == 1 and spec["selection"] == "both" and spec["row"] == "ERM"
+
+
+def test_method_param_overrides():
+    cfg = copy.deepcopy(CONFIG)
+    cfg["lle"]["urbancars"]["methods"] = {"jtt_e1": {"params": {"up_weight": 20}}, "erm": None}
+    assert plan.methods(cfg) == ["erm", "jtt_e1"]
+    assert plan.run_spec(cfg, "jtt_e1", 0)["params"] == {"bias_epochs": 1, "up_weight": 20}
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"methods": ["erm", "nope"]}, "unknown"),
+    ({"dataset": "missing"}, "missing"),
+    ({"model": "missing"}, "lle.urbancars.model"),
+    ({"selection": "worst"}, "selection"),
+    ({"seeds": 0}, "seeds"),
+])
+def test_bad_config_names_the_key(change, match):
+    cfg = copy.deepcopy(CONFIG)
+    cfg["lle"]["urbancars"].update(change)
+    with pytest.raises(ConfigError, match=match):
+        plan.check(cfg)
+
+
+def _run(tmp_path, method, row, seed, id_acc, bg, co, both, epoch=3):
+    test = {"id_acc": id_acc, "bg_gap": bg, "coobj_gap": co, "both_gap": both}
+    m = {"method": method, "row": row, "seed": seed, "test": test,
+         "selection": {"rule": "val_both_worst_group_acc", "epoch": epoch, "val": 50.0, "epochs": 10},
+         "config": {"selection": "both", "bg_ratio": 0.95, "coobj_ratio": 0.95}}
+    p = tmp_path / f"{method}_{seed}.json"
+    p.write_text(json.dumps(m))
+    return str(p)
+
+
+def test_t14_table_mean_std_reported_marks_and_findings(tmp_path):
+    runs = [_run(tmp_path, "erm", "ERM", 0, 98, -20, -10, -60), _run(tmp_path, "erm", "ERM", 1, 96, -22, -12, -64),
+            _run(tmp_path, "cutmix", "CutMix", 0, 97, -40, -5, -80), _run(tmp_path, "cutmix", "CutMix", 1, 97, -44, -5, -84),
+            _run(tmp_path, "lle", "LLE (ours)", 0, 95, -3, -2, -6, epoch=8),
+            _run(tmp_path, "lle", "LLE (ours)", 1, 95, -5, -4, -8, epoch=9)]
+    out = {"csv": str(tmp_path / "t.csv"), "md": str(tmp_path / "t.md")}
+    job = TableJob("t14_lle_urbancars", {"runs": runs}, type("O", (), out), {}, CONFIG)
+    job.input = type("I", (), {"runs": runs})
+    df = write_urbancars(job)
+    assert list(df["method"]) == ["erm", "cutmix", "lle"]
+    erm = df.iloc[0]
+    assert erm["id_acc"] == 97 and erm["id_acc_std"] == pytest.approx(2 ** 0.5) and erm["seeds"] == 2
+    assert erm["both_gap_reported"] == -69.2
+    cut = df.iloc[1]
+    assert cut["bg_gap_x"] == pytest.approx(2.0) and cut["coobj_gap_x"] is None   # -42 / -21
+    assert df.iloc[2]["epoch"] == 8.5
+    md = open(out["md"]).read()
+    assert "97.0 ± 1.4" in md and "(×2.00)" in md
+    assert "Whac-A-Mole (narrows one gap, widens the other, against ERM): CutMix" in md
+    assert "LLE against ERM: narrows all three gaps" in md
+    assert len(pd.read_csv(out["csv"])) == 3

@@ -1,0 +1,143 @@
+"""One UrbanCars run (rule ``lle_urbancars``): a method of the registry, one seed, trained through
+the one loop on the train split, evaluated on val and test after every epoch, and the test
+metrics of the epoch with the best validation worst-group accuracy reported (the official
+``BaseTrainer``; research notes §2.1). ``metrics.json`` keeps every epoch's val and test
+metrics, the selection rule and epoch beside the selected numbers, and what the method found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from vlmbias.core.device import pick_device
+from vlmbias.core.io import spec_hash, write_json
+from vlmbias.lle import methods
+from vlmbias.lle.methods.base import Context
+from vlmbias.lle.metrics import select_epoch, urbancars_metrics
+from vlmbias.shards.dataset import ShardImageDataset, labeled_split
+from vlmbias.shards.reader import ShardError
+from vlmbias.train import models
+from vlmbias.train import recipe as R
+from vlmbias.train.loop import finish_run, fit, predict
+from vlmbias.train.objectives import Objective
+
+FACTORS = ("label", "background", "coobj")
+
+
+def factors(rows: pd.DataFrame, where: str) -> pd.DataFrame:
+    """label / background / coobj / group of each image, from the index's json metadata."""
+    out = {k: [] for k in FACTORS}
+    for key, meta in zip(rows["key"], rows["metadata"]):
+        m = json.loads(meta) if isinstance(meta, str) and meta else {}
+        missing = [k for k in FACTORS if not isinstance(m.get(k), int) or m[k] not in (0, 1)]
+        if missing:
+            raise ShardError(f"{where}: sample {key} has no 0/1 {missing} in its json metadata "
+                             "(an UrbanCars sample needs label, background and coobj)")
+        for k in FACTORS:
+            out[k].append(int(m[k]))
+    f = pd.DataFrame(out)
+    f["group"] = 4 * f["label"] + 2 * f["background"] + f["coobj"]
+    return f
+
+
+def jsonable(m: dict) -> dict:
+    """urbancars_metrics' output as JSON: group keys "bg_<state>/coobj_<state>", cells as a list."""
+    out = {k: float(v) for k, v in m.items() if k not in ("group_acc", "cell_acc")}
+    out["group_acc"] = {f"bg_{b}/coobj_{c}": float(v) for (b, c), v in m["group_acc"].items()}
+    out["cell_acc"] = [float(v) for v in m["cell_acc"]]
+    return out
+
+
+@torch.no_grad()
+def logits(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int) -> torch.Tensor:
+    model.eval()
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+    out = [model(x.to(device)).float().cpu() for x, _ in loader]
+    return torch.cat(out)
+
+
+def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = True,
+          log: Callable[[str], None] = print) -> dict:
+    t0 = time.time()
+    recipe = dict(spec["recipe"])
+    device = pick_device(recipe.get("device", "auto"))
+    seed = int(spec["seed"])
+    splits = spec["splits"]
+    cache = bool(recipe.get("cache_images"))
+    data, facs = {}, {}
+    for part in ("train", "val", "test"):
+        rec, rows = labeled_split(sample_dir, splits[part])
+        facs[part] = factors(rows, f"{sample_dir} {splits[part]}")
+        data[part] = rec
+    eval_tf = R.eval_transform(recipe)
+    train_ds = ShardImageDataset(data["train"], R.train_transform(recipe), cache_images=cache)
+    eval_train_ds = ShardImageDataset(data["train"], eval_tf, cache_images=cache)
+    val_ds = ShardImageDataset(data["val"], eval_tf, cache_images=True)
+    test_ds = ShardImageDataset(data["test"], eval_tf, cache_images=True)
+    batch = int(recipe.get("micro_batch_size") or recipe["batch_size"])
+    run_dir = os.path.dirname(metrics_path)
+    n_models = [0]
+
+    def new_model() -> nn.Module:
+        torch.manual_seed(seed * 1_000 + n_models[0])
+        n_models[0] += 1
+        return models.build_model(spec["model"], 2, int(recipe["input_size"]))
+
+    def fit_stage(name: str, model: nn.Module, dataset: Dataset, objective: Objective | None = None,
+                  epochs: float = 1.0):
+        r = dict(recipe, samples_seen=max(1, int(round(epochs * len(dataset)))))
+        return fit(model, dataset, 2, r, seed, os.path.join(run_dir, f"stage_{name}.pt"),
+                   spec_hash({**spec, "stage": name}), device, progress=progress, log=log, objective=objective)
+
+    ctx = Context(train_ds=train_ds, eval_train_ds=eval_train_ds, factors=facs["train"], num_classes=2,
+                  recipe=recipe, params=dict(spec["params"]), seed=seed, device=device, new_model=new_model,
+                  fit_stage=fit_stage, predict=lambda m, ds: logits(m, ds, device, batch), log=log,
+                  mean=tuple(recipe.get("mean", R.IMAGENET_MEAN)), std=tuple(recipe.get("std", R.IMAGENET_STD)))
+    setup = methods.setup(spec["module"], ctx)
+    recipe.update(setup.info.get("recipe_overrides") or {})
+
+    def on_epoch_end(epoch: int, model: nn.Module) -> dict:
+        out = {"epoch": epoch}
+        for part, ds in (("val", val_ds), ("test", test_ds)):
+            pred = logits(model, ds, device, batch).argmax(1).numpy()
+            f = facs[part]
+            out[part] = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred,
+                                                   spec["bg_ratio"], spec["coobj_ratio"]))
+        log(f"epoch {epoch}: val worst cell {out['val']['worst_cell']:.1f}, test id {out['test']['id_acc']:.1f} "
+            f"bg {out['test']['bg_gap']:.1f} coobj {out['test']['coobj_gap']:.1f} both {out['test']['both_gap']:.1f}")
+        return out
+
+    ckpt = os.path.join(run_dir, "checkpoint.pt")
+    state = fit(setup.model, setup.train_ds if setup.train_ds is not None else train_ds, 2, recipe, seed, ckpt,
+                spec_hash(spec), device, progress=progress, log=log, objective=setup.objective,
+                on_epoch_end=on_epoch_end, epoch_samples=setup.epoch_samples)
+    selected = select_epoch(state.history, spec["selection"])
+    info = {k: v for k, v in setup.info.items()}
+    metrics = {"method": spec["method"], "row": spec["row"], "seed": seed,
+               "selection": {"rule": selected["rule"], "epoch": selected["epoch"], "val": selected["val"],
+                             "epochs": state.epoch},
+               "test": selected["test"], "final_epoch_test": state.history[-1]["test"],
+               "history": state.history, "info": info, "n_train": len(train_ds), "n_val": len(val_ds),
+               "n_test": len(test_ds), "steps": state.step, "loss_curve": state.loss_curve,
+               "config": dict(spec), "config_hash": spec_hash(spec),
+               "run_info": {"wall_time_s": time.time() - t0, "device": str(device), "host": platform.node(),
+                            "resumed_from_epoch": state.resumed_from_epoch}}
+    write_json(metrics_path, metrics)
+    finish_run(ckpt)
+    for f in os.listdir(run_dir):
+        if f.startswith("stage_") and f.endswith(".pt"):
+            os.remove(os.path.join(run_dir, f))
+    t = selected["test"]
+    log(f"{spec['row']} seed {seed}: epoch {selected['epoch']}/{state.epoch} by {selected['rule']}: "
+        f"I.D. {t['id_acc']:.1f}, BG {t['bg_gap']:.1f}, CoObj {t['coobj_gap']:.1f}, BG+CoObj {t['both_gap']:.1f}")
+    return metrics
