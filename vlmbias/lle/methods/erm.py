@@ -1,6 +1,13 @@
-"""ERM on UrbanCars (official ``urbancars_trainers/erm.py``): plain mean cross-entropy on the
-shuffled training set, no label smoothing or Mixup (the recipe's defaults do not apply: the
-official criterion is ``nn.CrossEntropyLoss()``)."""
+"""ERM, empirical risk minimisation: the UrbanCars baseline.
+
+Official (facebookresearch/Whac-A-Mole ``urbancars_trainers/erm.py``): the classifier is trained
+with ``nn.CrossEntropyLoss()`` (plain mean cross-entropy, no label smoothing, no Mixup) on the
+shuffled training set with the run's SGD settings (research notes §3.3, §4.3).
+
+Here: a fresh ``ctx.new_model()`` and :class:`~vlmbias.lle.methods.jtt.PlainCE` (the recipe's
+default objective would add its label smoothing / Mixup, which the official ERM does not have).
+Deviations: none beyond the one training loop's own (samples-seen budget, bf16 autocast on CUDA).
+"""
 
 from __future__ import annotations
 
@@ -9,4 +16,4 @@ from vlmbias.lle.methods.jtt import PlainCE
 
 
 def setup(ctx: Context) -> Setup:
-    return Setup(model=ctx.new_model(), objective=PlainCE())
+    return Setup(model=ctx.new_model(), objective=PlainCE(), info={"criterion": "plain_ce"})
