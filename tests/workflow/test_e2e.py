@@ -235,18 +235,17 @@ def test_perceptionclip_conditioning_on_the_background(smoke_run):
 
 
 def test_lle_urbancars_whac_a_mole_and_lle(smoke_run):
-    """t14's planted truths (3 seeds, mean): ERM leans on the shortcuts (a large BG+CoObj gap);
-    JTT (E=1) narrows one gap while it widens the other (the Whac-A-Mole pattern); LLE narrows the
-    BG and BG+CoObj gaps against ERM and keeps the CoObj gap (the toy's weak shortcut: ERM's own
-    CoObj gap is within a few points of 0, see the table notes)."""
+    """t14's planted truths (3 seeds, means): ERM leans on the shortcuts (a large BG+CoObj gap);
+    JTT (E=2) narrows the BG gap and widens the CoObj gap (the Whac-A-Mole pattern); LLE narrows
+    the BG and BG+CoObj gaps against ERM without widening the CoObj gap beyond noise (the toy's
+    co-object is the weaker shortcut: ERM's own CoObj gap is a few points; see the table notes)."""
     df = pd.read_csv(smoke_run / "results/tables/t14_lle_urbancars.csv").set_index("method")
-    assert list(df.index) == ["erm", "jtt_e1", "lle"] and (df["seeds"] == 3).all()
+    assert list(df.index) == ["erm", "jtt_e2", "lle"] and (df["seeds"] == 3).all()
     assert df.loc["erm", "both_gap_reported"] == -69.2 and df.loc["lle", "id_acc_reported"] == 96.7
-    erm, jtt, lle = df.loc["erm"], df.loc["jtt_e1"], df.loc["lle"]
+    erm, jtt, lle = df.loc["erm"], df.loc["jtt_e2"], df.loc["lle"]
     assert erm["both_gap"] < -8 and erm["id_acc"] > 90, erm
-    d_bg, d_co = jtt["bg_gap"] - erm["bg_gap"], jtt["coobj_gap"] - erm["coobj_gap"]
-    assert d_bg * d_co < 0, (d_bg, d_co)
+    assert jtt["bg_gap"] > erm["bg_gap"] + 2 and jtt["coobj_gap"] < erm["coobj_gap"], df
     assert lle["bg_gap"] > erm["bg_gap"] + 3 and lle["both_gap"] > erm["both_gap"] + 5, df
     assert lle["coobj_gap"] > erm["coobj_gap"] - 3, df
     md = (smoke_run / "results/tables/t14_lle_urbancars.md").read_text()
-    assert "±" in md and "LLE against ERM" in md and "Whac-A-Mole" in md
+    assert "±" in md and "LLE against ERM" in md and "JTT (E=2) (BG" in md
