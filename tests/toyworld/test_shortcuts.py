@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from toyshards import plans, read_members
 from vlmbias import toyworld as tw
 from vlmbias.shards.reader import BadInputCounter, iter_samples
 from vlmbias.toyworld import shortcuts as sc
@@ -21,17 +21,10 @@ EXTRAS = {"fg_mask.png", "bg_only.png"}
 
 
 def _plans(n):
-    spec = tw.SOURCES[NAME]
-    return [spec.planner(np.random.default_rng(0), i) for i in range(n)]
+    return plans(NAME, n)
 
 
-def _read(path) -> dict[str, dict[str, bytes]]:
-    out: dict[str, dict[str, bytes]] = defaultdict(dict)
-    with tarfile.open(path) as tf:
-        for m in tf.getmembers():
-            key, ext = m.name.split(".", 1)
-            out[key][ext] = tf.extractfile(m).read()
-    return dict(out)
+_read = read_members
 
 
 def _decode(data: bytes) -> Image.Image:

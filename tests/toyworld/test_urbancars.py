@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from toyshards import plans, read_members
 from vlmbias import toyworld as tw
 from vlmbias.shards.reader import BadInputCounter, iter_samples
 from vlmbias.toyworld import urbancars as uc
@@ -19,17 +19,10 @@ EXTRAS = {"car_mask.png", "coobj_mask.png", "bg_only.png"}
 
 
 def _plans(n):
-    spec = tw.SOURCES["urbancars"]
-    return [spec.planner(np.random.default_rng(0), i) for i in range(n)]
+    return plans("urbancars", n)
 
 
-def _read(path) -> dict[str, dict[str, bytes]]:
-    out: dict[str, dict[str, bytes]] = defaultdict(dict)
-    with tarfile.open(path) as tf:
-        for m in tf.getmembers():
-            key, ext = m.name.split(".", 1)
-            out[key][ext] = tf.extractfile(m).read()
-    return dict(out)
+_read = read_members
 
 
 def test_planted_proportions_exact_per_split():

@@ -109,7 +109,7 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
     def on_epoch_end(epoch: int, model: nn.Module) -> dict:
         out = {"epoch": epoch}
         for part, ds in (("val", val_ds), ("test", test_ds)):
-            pred = logits(model, ds, device, batch).argmax(1).numpy()
+            pred = predict(model, ds, device, batch, desc=f"eval {part}", progress=False)[0][0].numpy()
             f = facs[part]
             out[part] = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred,
                                                    spec["bg_ratio"], spec["coobj_ratio"]))

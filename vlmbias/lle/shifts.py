@@ -53,6 +53,7 @@ class UrbanCarsShifts(Dataset):
         if self.n != len(base):
             raise ValueError(f"UrbanCarsShifts: {self.n} labels for {len(base)} training images")
         self.pools = {int(c): torch.nonzero(self.labels == c).flatten() for c in self.labels.unique()}
+        self.others = {c: torch.nonzero(self.labels != c).flatten() for c in self.pools}
         if len(self.pools) < 2:
             raise ValueError("UrbanCarsShifts: the training set has one class; BG and CoObj Aug need two")
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
@@ -65,7 +66,7 @@ class UrbanCarsShifts(Dataset):
         return torch.as_tensor(idx) // self.n
 
     def _partner(self, label: int, same: bool) -> int:
-        pool = self.pools[label] if same else torch.cat([p for c, p in self.pools.items() if c != label])
+        pool = self.pools[label] if same else self.others[label]
         return int(pool[torch.randint(len(pool), ())])
 
     def _tensor(self, img, mask: bool = False) -> torch.Tensor:

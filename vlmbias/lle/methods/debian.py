@@ -51,18 +51,23 @@ def _group_avg(p_v: torch.Tensor, p_s: torch.Tensor) -> tuple[torch.Tensor, torc
     return pos, neg
 
 
+def _per_class(p_vanilla, p_spurious, label, num_classes):
+    """Per class present in the batch: (mask, true-class p of the classifier, of the discoverer,
+    and the two groups' mean classifier p), the unit both official functions loop over."""
+    for c in range(num_classes):
+        m = label == c
+        if bool(m.any()):
+            p_v, p_s = p_vanilla[m, c], p_spurious[m, c]
+            yield (m, p_v, p_s, *_group_avg(p_v, p_s))
+
+
 def classifier_weights(p_vanilla: torch.Tensor, p_spurious: torch.Tensor, label: torch.Tensor,
                        num_classes: int) -> torch.Tensor:
     """The official per-sample weight of the classifier's CE, ``1 + p_s`` (flipped so that the
     group with the lower mean true-class probability gets the larger weight); no gradient."""
     p_vanilla, p_spurious = p_vanilla.detach().float(), p_spurious.detach().float()
     weight = torch.ones(len(label), device=p_vanilla.device)
-    for c in range(num_classes):
-        m = label == c
-        if not bool(m.any()):
-            continue
-        p_v, p_s = p_vanilla[m, c], p_spurious[m, c]
-        pos, neg = _group_avg(p_v, p_s)
+    for m, _, p_s, pos, neg in _per_class(p_vanilla, p_spurious, label, num_classes):
         if neg < pos:
             p_s = 1 - p_s
         weight[m] = 1 + p_s
@@ -74,12 +79,7 @@ def discoverer_loss(p_vanilla: torch.Tensor, p_spurious: torch.Tensor, label: to
     """The official discoverer loss: mean over the classes present of
     ``-log(EPS + |pos - neg|)`` plus mean of ``-log(EPS + 1 - |mean(p_s) - mean(1 - p_s)|)``."""
     deo, penalty, n = 0, 0, 0
-    for c in range(num_classes):
-        m = label == c
-        if not bool(m.any()):
-            continue
-        p_v, p_s = p_vanilla[m, c], p_spurious[m, c]
-        pos, neg = _group_avg(p_v, p_s)
+    for _, _, p_s, pos, neg in _per_class(p_vanilla, p_spurious, label, num_classes):
         deo = deo - torch.log(EPS + torch.abs(pos - neg))
         penalty = penalty - torch.log(EPS + 1 - torch.abs(p_s.mean() - (1 - p_s).mean()))
         n += 1
