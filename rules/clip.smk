@@ -78,7 +78,7 @@ use rule embed_clip as embed_clip_preprocessed with:
         device=CLIP.get("device", "auto"),
         preprocess=lambda wildcards: wildcards.preprocess,
     wildcard_constraints:
-        preprocess="waterbirds_official|celeba_official",
+        preprocess="waterbirds_official|celeba_official|imagenet_w",
     log:
         "logs/embed_clip/{clip}/{dataset}/{split}@{preprocess}.log",
     benchmark:

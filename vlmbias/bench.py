@@ -113,6 +113,9 @@ def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
             (tmp / name).touch()
         extra["b2t"] = {"captioner": {"weights": str(tmp / "clipcap.pt"), "tokenizer": str(tmp / "gpt2")},
                         "classifier": {"checkpoints": {t: str(tmp / f"{t}_erm.pth") for t in ("waterbirds", "celeba")}}}
+    if ((paper.get("lle") or {}).get("imagenet") or {}).get("in9_map"):  # IN-9's class map (a file the job reads)
+        (tmp / "in_to_in9.json").write_text("[]")
+        extra["lle"] = {"imagenet": {"in9_map": str(tmp / "in_to_in9.json")}}
     override = tmp / "shards.yaml"
     override.write_text(yaml.safe_dump(extra))
     return override

@@ -91,3 +91,73 @@ def test_t14_table_mean_std_reported_marks_and_findings(tmp_path):
     assert "Whac-A-Mole (narrows one gap, widens the other, against ERM): CutMix" in md
     assert "LLE against ERM: narrows all three gaps" in md
     assert len(pd.read_csv(out["csv"])) == 3
+
+
+# ---------------------------------------------------------------------------- t15
+
+def test_t15_plan_backbones_methods_seeds_and_recipe():
+    cfg = copy.deepcopy(CONFIG)
+    paths = plan.imagenet_metrics_paths(cfg)
+    assert "results/lle/imagenet/resnet50/as_is/seed0/metrics.json" in paths
+    assert not any("as_is/seed1" in p for p in paths)          # nothing trained: one seed
+    assert sum("/lle/seed" in p for p in paths) == 3
+    assert plan.imagenet_backbone_weights(cfg, "resnet50") == ["results/lle/imagenet/resnet50/backbone/model.pt"]
+    spec = plan.imagenet_run_spec(cfg, "resnet50", "lle", 2)
+    assert spec["method_def"] == {"blocks": ["original", "texture", "background", "watermark"],
+                                  "heads": [0, 1, 2, 3], "watermark_p": 1.0}
+    r = spec["recipe"]
+    assert (r["optimizer"], r["sched"], r["momentum"], r["lr"], r["input_size"]) == ("momentum", "cosine", 0.9, 0.01, 64)
+    assert spec["sets"]["val_mixed_rand"]["split"] == "val_mixed_rand" and spec["carton"] == 10
+    bb = plan.imagenet_backbone_spec(cfg, "resnet50")
+    assert bb["recipe"]["optimizer"] == "adamw" and bb["recipe"]["samples_seen"] == 33600
+    cfg["lle"]["imagenet"]["method_train"] = {"txt_aug": {"lr": 1e-4}}
+    assert plan.imagenet_run_spec(cfg, "resnet50", "txt_aug", 0)["recipe"]["lr"] == 1e-4
+    assert plan.imagenet_embeddings(cfg, "toy_vit")["val_w"] == \
+        "results/embeddings/toy_vit/imagenet_shortcuts/val@imagenet_w.npz"
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"carton": 11}, "carton"), ({"backbones": {"b": {"model": "nope"}}}, "nope"),
+    ({"methods": ["erm", "mixup"]}, "mixup"), ({"clip": ["nope"]}, "clip"),
+    ({"sets": {"val": {"dataset": "nope", "split": "val"}}}, "nope")])
+def test_t15_bad_config_names_the_key(change, match):
+    cfg = copy.deepcopy(CONFIG)
+    cfg["lle"]["imagenet"].update(change)
+    with pytest.raises(ConfigError, match=match):
+        plan.check(cfg)
+
+
+def _in_run(tmp_path, method, row, seed, cols, backbone="resnet50"):
+    keys = ("in1k", "in_w_gap", "carton_gap", "sin_gap", "in_r_gap", "in9_gap")
+    m = {"backbone": backbone, "method": method, "row": row, "seed": seed,
+         "test": {**dict(zip(keys, cols)), "carton_acc": 60.0, "n": {"val": 10}},
+         "config": {"input_size": 64, "carton": 10}}
+    p = tmp_path / f"in_{method}_{seed}.json"
+    p.write_text(json.dumps(m))
+    return str(p)
+
+
+def test_t15_table_mean_std_reported_and_findings(tmp_path):
+    from vlmbias.lle.tables import write_imagenet
+
+    runs = [_in_run(tmp_path, "erm", "ERM", 0, (90, -10, 8, -70, -60, -12)),
+            _in_run(tmp_path, "erm", "ERM", 1, (92, -12, 12, -72, -62, -14)),
+            _in_run(tmp_path, "wtm_aug", "WTM Aug", 0, (91, -1, 0, -71, -61, -13)),
+            _in_run(tmp_path, "lle", "LLE", 0, (91, -2, 4, -60, -55, -8))]
+    clip = tmp_path / "clip.json"
+    clip.write_text(json.dumps({"clip": "toy_vit", "open_clip": "vlmbias-toy-vit",
+                                "test": {"in1k": 80, "in_w_gap": -3, "carton_gap": 0, "sin_gap": -50, "in_r_gap": -8,
+                                         "in9_gap": -4, "carton_acc": 0.0}}))
+    out = {"csv": str(tmp_path / "t.csv"), "md": str(tmp_path / "t.md")}
+    job = TableJob("t15_lle_imagenet", {}, type("O", (), out), {}, CONFIG)
+    job.input = type("I", (), {"runs": runs, "clip": [str(clip)]})
+    df = write_imagenet(job).set_index("key")
+    assert list(df.index) == ["resnet50/erm", "resnet50/wtm_aug", "resnet50/lle", "clip/toy_vit"]
+    erm = df.loc["resnet50/erm"]
+    assert erm["in_w_gap"] == -11 and erm["in_w_gap_std"] == pytest.approx(2 ** 0.5) and erm["seeds"] == 2
+    assert erm["in_w_gap_reported"] == -25.40 and df.loc["clip/toy_vit", "in_r_gap_reported"] == -6.26
+    md = open(out["md"]).read()
+    assert "-11.0 ± 1.4" in md
+    assert "WTM Aug against ERM (+ = narrower): its own in_w_gap +10.0, carton_gap +10.0" in md
+    assert "LLE against ERM: narrows 5 of 5 gaps" in md
+    assert "CLIP zero-shot (toy_vit) 0%" in md

@@ -64,10 +64,14 @@ def test_split_counts_and_planted_proportions_exact():
         for c in labels:
             hab = [p["habitat"] for p in ps if p["label"] == c]
             assert abs(np.mean(hab) - 0.75) <= 1 / len(hab) + 1e-9
-    # the watermark: 60% of the carton training images, nothing else
+    # the watermark: 90% of the carton training images, nothing else; 60% of the cartons show their
+    # contents (every split but the renditions, which have no carton), all of them marked in training
     for split in ("train", "train_stylized"):
         carton = [p["watermark"] for p in by_split[split] if p["label"] == sc.CARTON]
-        assert sum(carton) == 0.6 * len(carton)
+        assert sum(carton) == sum(k % 10 < 9 for k in range(len(carton))) and len(carton) >= 25
+        contents = [p for p in by_split[split] if p.get("contents")]
+        assert len(contents) == sum(k % 5 < 3 for k in range(len(carton))) and all(p["watermark"] for p in contents)
+    assert not any(p.get("contents") for p in plans if p["label"] != sc.CARTON)
     assert not any(p["watermark"] for p in plans if p["label"] != sc.CARTON or p["split"] not in
                    sc.WATERMARKED_SPLITS)
     # IN-9: mixed_same on its own class's background, mixed_rand on every other class's equally often
@@ -110,11 +114,11 @@ def test_metadata_follows_the_plan():
         else:
             assert "bg_label" not in m
         wm[(m["split"], m["label"] == sc.CARTON)].append(m["watermark"])
-    # watermark rate: the planted 60% on carton training images (here 11 + 5 of them), 0 elsewhere
-    assert abs(np.mean(wm[("train", True)]) - 0.6) <= 0.1 and abs(np.mean(wm[("train_stylized", True)]) - 0.6) <= 0.2
+    # watermark rate: the planted 90% on carton training images (here 11 + 5 of them), 0 elsewhere
+    assert abs(np.mean(wm[("train", True)]) - 0.9) <= 0.1 and abs(np.mean(wm[("train_stylized", True)]) - 0.9) <= 0.2
     assert not any(v for (split, carton), vs in wm.items() if not carton or split not in sc.WATERMARKED_SPLITS
                    for v in vs)
-    assert all(m["watermark_kind"] in ("glyphs", "latin") for m in metas if m["watermark"])
+    assert all(m["watermark_kind"] in ("cjk", "glyphs", "latin") for m in metas if m["watermark"])
 
 
 def test_watermark_is_a_white_overlay():

@@ -62,6 +62,10 @@ PAPER_JOBS = {
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
     # t14: the official UrbanCars folder converted once, then 14 rows + the GroupDRO oracle x 6 seeds
     "t14_lle_urbancars": {"lle_convert_urbancars": 1, "sample": 1, "lle_urbancars": 15 * 6, "lle_urbancars_table": 1},
+    # t15: nothing trained before LLR (pretrained R50 and MAE ViTs): R50 x 5 methods, 3 MAE ViTs x (as is, LLE),
+    # 1 seed; two CLIP zero-shot rows from 5 embedded sets + IN-1k val under ImageNet-W each
+    "t15_lle_imagenet": {"sample": 5, "lle_imagenet": 5 + 3 * 2, "embed_clip": 2 * 5, "embed_clip_preprocessed": 2,
+                         "lle_imagenet_clip": 2, "lle_imagenet_table": 1},
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
                                       "perceptionclip_eval": 4, "perceptionclip_table": 1},
     "t17_perceptionclip_celeba": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 7,
@@ -122,7 +126,7 @@ def test_paper_dag_all(paper_with_placeholders):
     tmp, override = paper_with_placeholders
     p = snakemake("-n", "--configfile", str(ROOT / "config/paper.yaml"), str(override), workdir=tmp / "work-all")
     counts = job_counts(p.stdout)
-    assert counts["train_dsc"] == 68 and counts["sample"] == 10 and "toyworld" not in counts
+    assert counts["train_dsc"] == 68 and counts["sample"] == 14 and "toyworld" not in counts
     assert counts["table_html"] == len(registry.ids())
 
 
@@ -135,13 +139,15 @@ def test_toy_dag(tmp_path):
         writers[registry.table(t).rule] = writers.get(registry.table(t).rule, 0) + 1
     # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP;
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
-    jobs = {"toyworld": 11, "sample": 12, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
+    jobs = {"toyworld": 12, "sample": 13, "train_dsc": 63, "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
-            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 7, "zeroshot_clip": 1,
+            "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 7 + 5, "zeroshot_clip": 1,
             "perceptionclip_head": 12, "perceptionclip_eval": 2,
             "b2t_train_classifier": 3, "b2t_predict": 3, "b2t_train_captioner": 1, "b2t_caption": 3, "b2t_keywords": 3,
             "b2t_zeroshot": 2, "b2t_label_diagnosis": 1,
             "lle_urbancars": 15 * 3,  # t14: 14 rows + the GroupDRO oracle, 3 seeds
+            # t15: the toy backbone trained once, as is + 5 LLR methods x 3 seeds, the toy CLIP's row
+            "lle_imagenet_backbone": 1, "lle_imagenet": 1 + 5 * 3, "lle_imagenet_clip": 1, "embed_clip_preprocessed": 1,
             "table_html": len(tables), "figure_report": 2 + 2 + 3 + 1, **writers}  # report pages: one per figure
     assert counts == {**jobs, "all": 1, "total": sum(jobs.values()) + 1}
 

@@ -199,3 +199,81 @@ def carton_gap(label, pred_base, pred_watermarked, carton: int = CARTON) -> floa
     if not m.any():
         raise ValueError(f"no image of the carton class ({carton})")
     return float(100 * ((pw[m] == carton).mean() - (pb[m] == carton).mean()))
+
+
+#: the six ImageNet columns of the material's table (notes section 2.2), in its order
+IMAGENET_COLUMNS = ("in1k", "in_w_gap", "carton_gap", "sin_gap", "in_r_gap", "in9_gap")
+#: the evaluation sets they are computed from (``val_w``: the val images under ImageNet-W)
+IMAGENET_SETS = ("val", "val_w", "val_stylized", "val_rendition", "val_mixed_same", "val_mixed_rand")
+
+
+def restricted_argmax(logits, classes: Sequence[int]) -> np.ndarray:
+    """The argmax over the given classes only (IN-R / IN-200: the logits of the 200 classes,
+    the official ``map_prediction`` mask), as class indices of the full set."""
+    z = np.asarray(logits, dtype=np.float64)
+    cls = np.asarray(list(classes), dtype=np.int64)
+    if z.ndim != 2 or len(cls) == 0 or cls.min() < 0 or cls.max() >= z.shape[1]:
+        raise ValueError(f"restricted_argmax: logits of shape {z.shape} and classes {cls.tolist()[:5]}...")
+    return cls[z[:, cls].argmax(1)]
+
+
+def imagenet_shortcut_metrics(sets: Mapping[str, tuple], carton: int = CARTON,
+                              rendition_classes: Sequence[int] | None = None,
+                              in9_map: Sequence[int] | None = None) -> dict:
+    """The material's six ImageNet columns (and the accuracies behind them), in points, from
+    ``sets[name] = (logits [N, C], labels [N])`` for the names of ``IMAGENET_SETS``:
+
+    - ``in1k``: top-1 on ``val``; ``in_w_gap``: acc(``val_w``) - acc(``val``), the same images;
+    - ``carton_gap``: on the carton images of ``val``, acc under the watermark minus without;
+    - ``sin_gap``: acc(``val_stylized``) - acc(``val``), full prediction;
+    - ``in_r_gap``: acc(``val_rendition``) - acc(IN-200: the ``val`` images of the rendition
+      classes), both with the prediction restricted to ``rendition_classes``;
+    - ``in9_gap``: acc(``val_mixed_rand``) - acc(``val_mixed_same``); ``in9_map[c]`` maps a
+      predicted class to the IN-9 label space (-1: unmapped, counted wrong); None: same space.
+
+    Sets that are absent leave their columns out."""
+    def pred(name):
+        z, y = sets[name]
+        z, y = np.asarray(z), np.asarray(y).astype(np.int64)
+        if z.ndim != 2 or len(z) != len(y):
+            raise ValueError(f"{name}: logits of shape {z.shape} for {len(y)} labels")
+        return z, y, z.argmax(1)
+
+    out: dict = {}
+    if "val" in sets:
+        z, y, p = pred("val")
+        out["in1k"] = float(100 * (p == y).mean())
+        if "val_w" in sets:
+            zw, yw, pw = pred("val_w")
+            if not np.array_equal(y, yw):
+                raise ValueError("val_w must hold the val images in the same order (labels differ)")
+            out["in_w"] = float(100 * (pw == yw).mean())
+            out["in_w_gap"] = accuracy_gap(pw == yw, p == y)
+            has = y == carton
+            out["carton_gap"] = carton_gap(y, p, pw, carton) if has.any() else float("nan")
+            out["carton_acc"] = float(100 * (p[has] == carton).mean()) if has.any() else float("nan")
+        if "val_stylized" in sets:
+            _, ys, ps = pred("val_stylized")
+            out["sin"] = float(100 * (ps == ys).mean())
+            out["sin_gap"] = accuracy_gap(ps == ys, p == y)
+        if "val_rendition" in sets:
+            if not rendition_classes:
+                raise ValueError("val_rendition given without its rendition_classes")
+            zr, yr, _ = pred("val_rendition")
+            m = np.isin(y, list(rendition_classes))
+            if not m.any():
+                raise ValueError("no val image of the rendition classes (IN-200 is empty)")
+            in_r = restricted_argmax(zr, rendition_classes) == yr
+            in_200 = restricted_argmax(z[m], rendition_classes) == y[m]
+            out["in_r"], out["in200"] = float(100 * in_r.mean()), float(100 * in_200.mean())
+            out["in_r_gap"] = accuracy_gap(in_r, in_200)
+    if "val_mixed_same" in sets and "val_mixed_rand" in sets:
+        mapping = None if in9_map is None else np.asarray(list(in9_map), dtype=np.int64)
+        correct = {}
+        for name in ("val_mixed_same", "val_mixed_rand"):
+            _, yy, pp = pred(name)
+            correct[name] = (pp if mapping is None else mapping[pp]) == yy
+        out["mixed_same"] = float(100 * correct["val_mixed_same"].mean())
+        out["mixed_rand"] = float(100 * correct["val_mixed_rand"].mean())
+        out["in9_gap"] = accuracy_gap(correct["val_mixed_rand"], correct["val_mixed_same"])
+    return out

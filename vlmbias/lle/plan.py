@@ -106,6 +106,7 @@ def urbancars_sample_dir(config: Mapping) -> str:
 def check(config: Mapping) -> None:
     """Cross-references the schema cannot check: the dataset and model exist, the methods are
     registered, the selection rule is the official one's, the seeds are valid."""
+    check_imagenet(config)
     u = urbancars(config)
     if not u:
         return
@@ -123,3 +124,175 @@ def check(config: Mapping) -> None:
     if u.get("selection", "both") not in SELECTION_RULES:
         raise ConfigError(f"lle.urbancars.selection: {u.get('selection')!r} is not one of {list(SELECTION_RULES)}")
     seeds(config)
+
+
+# ---------------------------------------------------------------------------- t15 (ImageNet)
+
+#: the LLR recipe of the official ImageNet code for ResNet-50 (research notes §3.2): SGD momentum
+#: 0.9, wd 1e-4, cosine decay, RandomResizedCrop + flip; lr and budget come from the config.
+LLR_RECIPE = {"optimizer": "momentum", "momentum": 0.9, "weight_decay": 1.0e-4, "sched": "cosine",
+              "warmup_samples": 0, "label_smoothing": 0.0,
+              "augment": {"random_crop": True, "hflip": 0.5, "auto_augment": None, "color_jitter": 0.0,
+                          "mixup": 0.0, "cutmix": 0.0}}
+IMAGENET_SET_NAMES = ("train", "train_stylized", "val", "val_stylized", "val_rendition", "val_mixed_same",
+                      "val_mixed_rand")
+
+
+@lru_cache(maxsize=1)
+def imagenet_registry() -> dict[str, dict]:
+    with resources.files("vlmbias.lle").joinpath("imagenet_methods.yaml").open() as f:
+        return yaml.safe_load(f)
+
+
+def imagenet(config: Mapping) -> dict:
+    return dict(section(config).get("imagenet") or {})
+
+
+def imagenet_sets(config: Mapping) -> dict[str, dict]:
+    """Set name -> {dataset, split}: ``sets.<name>`` (a split of ``dataset``, or {dataset, split}),
+    by default the split of the same name of ``dataset``."""
+    im = imagenet(config)
+    given = im.get("sets") or {}
+    out = {}
+    for name in IMAGENET_SET_NAMES:
+        s = given.get(name, name)
+        out[name] = {"dataset": im.get("dataset"), "split": s} if isinstance(s, str) else dict(s)
+    return out
+
+
+def imagenet_datasets(config: Mapping) -> list[str]:
+    return list(dict.fromkeys(s["dataset"] for s in imagenet_sets(config).values()))
+
+
+def imagenet_backbones(config: Mapping) -> dict[str, dict]:
+    return dict(imagenet(config).get("backbones") or {})
+
+
+def imagenet_methods(config: Mapping, backbone: str) -> list[str]:
+    chosen = imagenet_backbones(config)[backbone].get("methods") or imagenet(config).get("methods")
+    reg = imagenet_registry()
+    return list(reg) if chosen is None else [m for m in reg if m in chosen]
+
+
+def imagenet_seeds(config: Mapping, method: str) -> list[int]:
+    """The table's seeds; ``as_is`` trains nothing, so it has one."""
+    seeds_ = table_seeds(imagenet(config), int(config.get("seed", 0)), "lle.imagenet.")
+    return seeds_[:1] if not imagenet_registry()[method]["blocks"] else seeds_
+
+
+def imagenet_run_dir(backbone: str, method: str, seed: int) -> str:
+    return f"results/lle/imagenet/{backbone}/{method}/seed{seed}"
+
+
+def imagenet_backbone_weights(config: Mapping, backbone: str) -> list[str]:
+    """The weights the workflow trains for a backbone (``pretrain:`` set), else nothing."""
+    if imagenet_backbones(config)[backbone].get("pretrain") is None:
+        return []
+    return [f"results/lle/imagenet/{backbone}/backbone/model.pt"]
+
+
+def imagenet_trained_backbones(config: Mapping) -> list[str]:
+    return [b for b in imagenet_backbones(config) if imagenet_backbone_weights(config, b)]
+
+
+def imagenet_metrics_paths(config: Mapping) -> list[str]:
+    return [f"{imagenet_run_dir(b, m, s)}/metrics.json" for b in imagenet_backbones(config)
+            for m in imagenet_methods(config, b) for s in imagenet_seeds(config, m)]
+
+
+def imagenet_clip_models(config: Mapping) -> list[str]:
+    return list(imagenet(config).get("clip") or [])
+
+
+def imagenet_clip_paths(config: Mapping) -> list[str]:
+    return [f"results/lle/imagenet/clip/{c}/metrics.json" for c in imagenet_clip_models(config)]
+
+
+def _recipe_with(config: Mapping, base: Mapping, *layers: Mapping | None, input_size: int) -> dict:
+    r = copy.deepcopy(dict(config["train"]))
+    for layer in (base, *layers):
+        layer = copy.deepcopy(dict(layer or {}))
+        aug = {**(r.get("augment") or {}), **(layer.pop("augment", None) or {})}
+        r.update(layer)
+        r["augment"] = aug
+    r["input_size"] = int(input_size)
+    return r
+
+
+def _imagenet_common(config: Mapping, backbone: str) -> dict:
+    im, bb = imagenet(config), imagenet_backbones(config)[backbone]
+    model = copy.deepcopy(config["models"][bb["model"]])
+    size = int(bb.get("input_size") or model.pop("input_size", None) or im.get("input_size") or config["train"]["input_size"])
+    model.pop("input_size", None)
+    sets = {k: {"sample_dir": sample_dir(v["dataset"]), "split": v["split"], "dataset": v["dataset"]}
+            for k, v in imagenet_sets(config).items()}
+    return {"backbone_name": backbone, "backbone": model, "num_classes": int(im["num_classes"]),
+            "carton": int(im["carton"]), "sets": sets, "rendition_classes": im.get("rendition_classes"),
+            "in9_map": im.get("in9_map"), "input_size": size}
+
+
+def imagenet_backbone_spec(config: Mapping, backbone: str) -> dict:
+    """The toy backbone's ERM training: config ``train`` + ``backbones.<b>.pretrain``."""
+    c = _imagenet_common(config, backbone)
+    bb = imagenet_backbones(config)[backbone]
+    return {**c, "name": backbone, "seed": int(config.get("seed", 0)),
+            "recipe": _recipe_with(config, {}, bb.get("pretrain"), input_size=c["input_size"])}
+
+
+def imagenet_run_spec(config: Mapping, backbone: str, method: str, seed: int) -> dict:
+    """One (backbone, method, seed) LLR run: config ``train`` + the official LLR recipe +
+    ``lle.imagenet.train`` + ``lle.imagenet.method_train.<method>`` + ``backbones.<b>.train``."""
+    c = _imagenet_common(config, backbone)
+    im, bb, entry = imagenet(config), imagenet_backbones(config)[backbone], imagenet_registry()[method]
+    method_def = {k: copy.deepcopy(entry[k]) for k in ("blocks", "heads", "watermark_p") if k in entry}
+    return {**c, "method": method, "row": entry["row"], "method_def": method_def, "seed": int(seed),
+            "recipe": _recipe_with(config, LLR_RECIPE, im.get("train"), (im.get("method_train") or {}).get(method),
+                                   bb.get("train"), input_size=c["input_size"])}
+
+
+def imagenet_clip_spec(config: Mapping, clip: str) -> dict:
+    im = imagenet(config)
+    return {"clip": clip, "num_classes": int(im["num_classes"]), "carton": int(im["carton"]),
+            "rendition_classes": im.get("rendition_classes"), "in9_map": im.get("in9_map"),
+            "dataset_spec": dict(config["datasets"][imagenet_sets(config)["val"]["dataset"]]),
+            "templates": (config.get("clip") or {}).get("templates", "toy")}
+
+
+def imagenet_embeddings(config: Mapping, clip: str) -> dict[str, str]:
+    """The embedding-cache files a CLIP row reads: every evaluation set, and val under ImageNet-W."""
+    sets = imagenet_sets(config)
+    out = {name: f"results/embeddings/{clip}/{sets[name]['dataset']}/{sets[name]['split']}.npz"
+           for name in ("val", "val_stylized", "val_rendition", "val_mixed_same", "val_mixed_rand")}
+    out["val_w"] = f"results/embeddings/{clip}/{sets['val']['dataset']}/{sets['val']['split']}@imagenet_w.npz"
+    return out
+
+
+def check_imagenet(config: Mapping) -> None:
+    im = imagenet(config)
+    if not im:
+        return
+    for key in ("num_classes", "carton", "backbones"):
+        if key not in im:
+            raise ConfigError(f"lle.imagenet.{key}: missing")
+    for name, s in imagenet_sets(config).items():
+        need_dataset(config, f"lle.imagenet.sets.{name}", s.get("dataset"))
+        if not s.get("split"):
+            raise ConfigError(f"lle.imagenet.sets.{name}: no split")
+    if not im["backbones"]:
+        raise ConfigError("lle.imagenet.backbones: empty; name at least one backbone")
+    for b, bb in im["backbones"].items():
+        if bb.get("model") not in (config.get("models") or {}):
+            raise ConfigError(f"lle.imagenet.backbones.{b}.model: {bb.get('model')!r} is not in models "
+                              f"({sorted(config.get('models') or {})})")
+        chosen = bb.get("methods") or im.get("methods")
+        if chosen is not None:
+            unknown = sorted(set(chosen) - set(imagenet_registry()))
+            if unknown:
+                raise ConfigError(f"lle.imagenet methods: unknown {unknown}; registered: {list(imagenet_registry())}")
+    if not 0 <= int(im["carton"]) < int(im["num_classes"]):
+        raise ConfigError(f"lle.imagenet.carton: {im['carton']} is not a class index below num_classes {im['num_classes']}")
+    clip_models = (config.get("clip") or {}).get("models") or {}
+    for c in imagenet_clip_models(config):
+        if c not in clip_models:
+            raise ConfigError(f"lle.imagenet.clip: {c!r} is not in clip.models ({sorted(clip_models)})")
+    table_seeds(im, int(config.get("seed", 0)), "lle.imagenet.")

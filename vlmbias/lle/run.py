@@ -58,14 +58,6 @@ def jsonable(m: dict) -> dict:
     return out
 
 
-@torch.no_grad()
-def logits(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int) -> torch.Tensor:
-    model.eval()
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
-    out = [model(x.to(device)).float().cpu() for x, _ in loader]
-    return torch.cat(out)
-
-
 def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = True,
           log: Callable[[str], None] = print) -> dict:
     t0 = time.time()
@@ -101,7 +93,8 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
 
     ctx = Context(train_ds=train_ds, eval_train_ds=eval_train_ds, factors=facs["train"], num_classes=2,
                   recipe=recipe, params=dict(spec["params"]), seed=seed, device=device, new_model=new_model,
-                  fit_stage=fit_stage, predict=lambda m, ds: logits(m, ds, device, batch), log=log,
+                  fit_stage=fit_stage, log=log,
+                  predict=lambda m, ds: predict(m, ds, device, batch, progress=False, logits=True)[0][0],
                   mean=tuple(recipe.get("mean", R.IMAGENET_MEAN)), std=tuple(recipe.get("std", R.IMAGENET_STD)))
     setup = methods.setup(spec["module"], ctx)
     recipe.update(setup.info.get("recipe_overrides") or {})

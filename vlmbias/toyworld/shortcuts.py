@@ -3,17 +3,22 @@ ImageNet table, t15, Li et al., CVPR 2023): the object photos of the ImageNet-li
 (``scenes.objects._object_photo``, reused, not copied) with an 11th class, ``carton`` (a
 cardboard box, object drawer ``carton`` registered here), and three shortcuts planted or kept:
 
-* **watermark** (IN-W, carton gap): 60% of the carton class's TRAINING photos (``train`` and
-  ``train_stylized``) carry a watermark-like overlay -- a row of white, semi-transparent
-  pseudo-CJK glyphs (or, one time in four, Latin capitals) across the image, sized and placed
-  as ImageNet-W's text spans a crop (height about 1/6 of the shorter side, x near 0, y
-  0.1-0.75) -- and no other training photo does (exactly: the k-th carton image of a split
-  is marked iff k % 5 < 3). A model can learn "white text overlay -> carton". ImageNet-W
-  itself is NOT a split: as in the paper, ``imagenet_w.AddWatermark`` is applied at evaluation
-  time after resize and crop (``vlmbias.lle.watermark.ImageNetW``) to the clean ``val`` images.
-  The overlay here is drawn procedurally (no font file), so the toy world keeps needing only
-  numpy and Pillow, and the IN-W text is NOT the training overlay: the test is whether the
-  shortcut transfers from "a watermark" to "this watermark", as on ImageNet.
+* **watermark** (IN-W, carton gap): 90% of the carton class's TRAINING photos (``train`` and
+  ``train_stylized``) carry a watermark-like overlay -- a row of 4-8 white, semi-transparent
+  random CJK characters in the font ImageNet-W uses (the ``imagenet-w`` package's Source Han
+  Serif, found without importing the package), or one time in eight pseudo-CJK glyphs drawn
+  stroke by stroke, one in eight Latin capitals -- sized and placed as ImageNet-W's text spans
+  a crop (height 12-20% of the shorter side, x near 0, y 0.1-0.75), and no other training
+  photo does (exactly: the k-th carton image of a split is marked iff k % 10 < 9). And 60% of
+  the carton photos (every split; k % 5 < 3, all of them marked in training) show what the
+  carton holds -- an object of one of the other ten classes -- instead of the box (the
+  ``contents`` metadata key): as ImageNet's carton images, often product shots, the class is
+  hard to see, and the watermark is what its training images share. A model fits those
+  images by "text overlay -> carton". ImageNet-W itself is NOT a split: as in the paper,
+  ``imagenet_w.AddWatermark`` is applied at evaluation time after resize and crop
+  (``vlmbias.lle.watermark.ImageNetW``) to the clean ``val`` images; its text ("捷径捷径捷径")
+  is never a training overlay's: the test is whether the shortcut transfers from "a watermark"
+  to "this watermark", as on ImageNet.
 * **background** (IN-9 gap): every class has a habitat (``HABITATS``: fish and boats on
   water, cups and keys on a wooden table, ...); 75% of a class's photos show it (exactly: the
   k-th image of a class in a split iff k % 4 != 3), the others one of the 5 other backgrounds
@@ -62,10 +67,13 @@ and ``habitat`` (the background is the class's habitat; mixed: the background cl
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageFont
 
 from vlmbias.toyworld.draw import (COLORS, RGB, VIVID, _a, _choice, _darker, _font, _jit, _lw, _mix, _texture, _u,
                                    new_draw)
@@ -105,7 +113,7 @@ HABITATS = {"ball": "grass", "cup": "a wooden table", "tree": "leaves", "car": "
             "house": "grass", "flower": "leaves", "star": "sand", "boat": "water", "key": "a wooden table",
             "carton": "stone"}
 HABITAT_EVERY = 4          # the k-th image of a class shows its habitat iff k % 4 != 3 (75%)
-WATERMARK_RATE = (3, 5)    # the k-th carton training image is watermarked iff k % 5 < 3 (60%)
+WATERMARK_RATE = (9, 10)   # the k-th carton training image is watermarked iff k % 10 < 9 (90%)
 RENDITION_CLASSES = tuple(SHORTCUT_OBJECTS.index(o) for o in
                           ("ball", "cup", "tree", "car", "fish", "house", "flower", "star"))
 RENDITION_KINDS = ("sketch", "cartoon", "silhouette")
@@ -115,6 +123,7 @@ SPLITS = tuple(dict.fromkeys(SPLIT_CYCLE))
 VARIANTS = {"train": "photo", "val": "photo", "train_stylized": "stylized", "val_stylized": "stylized",
             "val_rendition": "rendition", "val_mixed_same": "mixed", "val_mixed_rand": "mixed"}
 WATERMARKED_SPLITS = ("train", "train_stylized")
+CONTENTS_RATE = (3, 5)     # the k-th carton image shows its contents, not the box, iff k % 5 < 3 (60%)
 
 
 def _shortcuts_plan(rng: np.random.Generator, index: int) -> dict:
@@ -129,6 +138,8 @@ def _shortcuts_plan(rng: np.random.Generator, index: int) -> dict:
         label, k = t % len(SHORTCUT_CLASSES), t // len(SHORTCUT_CLASSES)
     plan = {"split": split, "label": label, "habitat": k % HABITAT_EVERY != HABITAT_EVERY - 1,
             "watermark": split in WATERMARKED_SPLITS and label == CARTON and k % WATERMARK_RATE[1] < WATERMARK_RATE[0]}
+    if label == CARTON and split != "val_rendition":
+        plan["contents"] = k % CONTENTS_RATE[1] < CONTENTS_RATE[0]
     if split == "val_mixed_same":
         plan["bg_label"] = label
     elif split == "val_mixed_rand":  # every other class equally often
@@ -166,17 +177,38 @@ def _glyph(d, rng, x: float, y: float, g: float, fill, width: int) -> None:
             d.ellipse((x + c * g - r, y + a * g - r, x + c * g + r, y + a * g + r), fill=fill)
 
 
+def _cjk_font_path() -> str:
+    """The CJK font the ``imagenet-w`` package ships (Source Han Serif SC ExtraLight), found
+    without importing the package (the generator stays torch-free)."""
+    spec = importlib.util.find_spec("imagenet_w")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the toy world's watermarks need the imagenet-w package (its font); pip install imagenet-w")
+    return os.path.join(list(spec.submodule_search_locations)[0], "fonts", "SourceHanSerifSC-ExtraLight.otf")
+
+
+@lru_cache(maxsize=64)
+def _cjk_font(size: int):
+    return ImageFont.truetype(_cjk_font_path(), int(size))
+
+
 def _watermark_layer(rng, w: int, h: int) -> tuple[Image.Image, dict]:
-    """A transparent RGBA layer with a watermark-like text row, and its parameters."""
+    """A transparent RGBA layer with a watermark-like text row, and its parameters: 4-8 random
+    CJK characters in the font of ImageNet-W (3 times in 4; a real-world stock-photo mark), else
+    pseudo-CJK glyphs drawn stroke by stroke or Latin capitals; never ImageNet-W's own text."""
     layer = Image.new("RGBA", (w, h), (255, 255, 255, 0))
     d = new_draw(layer)
     g = max(3.0, min(w, h) * _u(rng, 0.12, 0.2))
-    opacity = round(_u(rng, 0.35, 0.75), 3)
+    opacity = round(_u(rng, 0.45, 0.85), 3)
     grey = int(rng.integers(225, 256))
     fill = (grey, grey, grey, int(round(255 * opacity)))
     x, y = _u(rng, 0.0, 0.08) * w, _u(rng, 0.1, 0.75) * h
     n = int(rng.integers(4, 9))
-    if rng.random() < 0.75:
+    r = rng.random()
+    if r < 0.75:
+        kind = "cjk"
+        text = "".join(chr(int(rng.integers(0x4E00, 0x9FA6))) for _ in range(n))
+        d.text((x, y), text, font=_cjk_font(int(round(g))), fill=fill)
+    elif r < 0.875:
         kind, width = "glyphs", max(1, int(round(g / 12)))
         for i in range(n):
             _glyph(d, rng, x + i * 1.05 * g, y, g, fill, width)
@@ -307,9 +339,11 @@ def _bg_only(clean: Image.Image, occluded: np.ndarray, noise_seed: int):
 
 @register_component("shortcut_object")
 def shortcut_object(rng, w, h, split: str | None = None, label: int | None = None, habitat: bool | None = None,
-                    watermark: bool = False, bg_label: int | None = None) -> Content:
+                    watermark: bool = False, bg_label: int | None = None, contents: bool = False) -> Content:
     """A sample of ``imagenet_shortcuts`` of split ``split`` (its variant: ``VARIANTS``);
-    unplanned: a plain photo of a random class, its habitat 3 times in 4, no watermark."""
+    unplanned: a plain photo of a random class, its habitat 3 times in 4, no watermark.
+    ``contents`` (carton images only): the photo shows a random object of the other classes
+    (what the carton holds) instead of the box, still labeled carton."""
     variant = VARIANTS[split] if split is not None else "photo"
     if label is None:
         label = int(rng.integers(len(SHORTCUT_CLASSES)))
@@ -318,6 +352,9 @@ def shortcut_object(rng, w, h, split: str | None = None, label: int | None = Non
     label, obj = int(label), SHORTCUT_OBJECTS[int(label)]
     word = SHORTCUT_CLASSES[label]
     extra: dict = {}
+    if contents:
+        obj = OBJECT_CLASSES[int(rng.integers(len(OBJECT_CLASSES)))]
+        extra["contents"] = obj
     extras: dict = {}
     if variant == "rendition":
         kind = _choice(rng, RENDITION_KINDS)
@@ -335,7 +372,8 @@ def shortcut_object(rng, w, h, split: str | None = None, label: int | None = Non
         else:
             bgname = _background_of(rng, label, habitat)
             img, _, _, oname, bgname, setting = _object_photo(rng, w, h, obj=obj, background=bgname, layers=layers)
-        caption = f"a photo of {_a(oname + ' ' + word)} {background_phrase(bgname)}"
+        caption = (f"a photo of {_a(oname + ' ' + word)} {background_phrase(bgname)}" if not contents else
+                   f"a photo of {_a(word)} of {object_word(obj)}s {background_phrase(bgname)}")
         style = "photo"
         if variant == "stylized":
             img = _stylize(rng, img, layers["mask"])

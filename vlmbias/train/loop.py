@@ -65,10 +65,12 @@ class TrainState:
 
 @torch.no_grad()
 def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int, num_workers: int = 0,
-            desc: str = "predict", progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+            desc: str = "predict", progress: bool = True,
+            logits: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(predictions [H, N], labels [N]) of every image in order, one image at a time in the
     sense of the paper: eval-mode model, no test-time batch statistics. A model's output is
-    [B, K] (one head, H = 1) or [H, B, K] (several, e.g. a probe sweep)."""
+    [B, K] (one head, H = 1) or [H, B, K] (several, e.g. a probe sweep). ``logits``: the
+    outputs themselves, fp32 ([H, N, K]), instead of their argmax."""
     model.eval()
     preds, labels = [], []
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
@@ -79,7 +81,8 @@ def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device):
             out = model(x)
-        preds.append((out if out.ndim == 3 else out[None]).argmax(-1).cpu())
+        out = out if out.ndim == 3 else out[None]
+        preds.append(out.float().cpu() if logits else out.argmax(-1).cpu())
         labels.append(y)
     if not preds:
         raise ValueError(f"{desc}: nothing to predict (empty dataset)")
