@@ -7,12 +7,10 @@ sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
 from vlmbias.core import smk  # noqa: E402
-from vlmbias.lle.imagenet import run_llr  # noqa: E402
+from vlmbias.lle.imagenet import job_spec, run_llr  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-spec = dict(snakemake.params.spec)
-if snakemake.input.in9_map:
-    spec["in9_map"] = snakemake.input.in9_map[0]
+spec = job_spec(snakemake.params.spec, snakemake.input.in9_map)
 weights = snakemake.input.backbone[0] if snakemake.input.backbone else None
 run_llr(spec, weights, snakemake.output[0], log=log.info)

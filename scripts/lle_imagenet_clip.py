@@ -10,14 +10,13 @@ from vlmbias.clip.load import load_clip  # noqa: E402
 from vlmbias.core import smk  # noqa: E402
 from vlmbias.core.device import pick_device  # noqa: E402
 from vlmbias.core.io import write_json  # noqa: E402
+from vlmbias.lle.imagenet import job_spec  # noqa: E402
 from vlmbias.lle.imagenet_clip import clip_metrics  # noqa: E402
 from vlmbias.lle.metrics import IMAGENET_COLUMNS  # noqa: E402
 
 log = smk.setup(snakemake)
 torch.set_num_threads(snakemake.threads)
-spec = dict(snakemake.params.spec)
-if snakemake.input.in9_map:
-    spec["in9_map"] = snakemake.input.in9_map[0]
+spec = job_spec(snakemake.params.spec, snakemake.input.in9_map)
 bundle = load_clip(snakemake.params.clip, checkpoint=snakemake.input.get("weights"),
                    device=pick_device(snakemake.params.device), name=snakemake.wildcards.clip)
 sets = ("val", "val_w", "val_stylized", "val_rendition", "val_mixed_same", "val_mixed_rand")

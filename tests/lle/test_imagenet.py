@@ -189,3 +189,21 @@ def test_llr_on_the_toy_shortcut_world(shortcut_world, tmp_path, one_thread):
     saved = json.load(open(tmp_path / "lle" / "metrics.json"))
     assert saved["method"] == "lle" and saved["row"] == "LLE"
     assert not (tmp_path / "lle" / "checkpoint.pt").exists()
+
+
+def test_mae_style_checkpoint_keeps_its_classifier_for_the_heads(tmp_path):
+    """paper.yaml's MAE fine-tuned ViTs: a local checkpoint in MAE's format ({"model": state dict},
+    global average pooling + fc_norm) loads through the model spec's pretrained_file with its
+    1000-class head kept, and LLE's heads start from it."""
+    from vlmbias.lle.ensemble import LastLayerEnsemble
+    from vlmbias.train.models import build_model
+
+    spec = {"builder": "timm", "arch": "vit_base_patch16_224",
+            "kwargs": {"global_pool": "avg", "embed_dim": 32, "depth": 1, "num_heads": 2}}
+    src = build_model(spec, 1000, 32)
+    assert src.fc_norm is not None and src.global_pool == "avg"
+    torch.save({"model": src.state_dict(), "epoch": 99}, tmp_path / "mae_finetuned_vit_base.pth")
+    loaded = build_model({**spec, "pretrained_file": str(tmp_path / "mae_finetuned_vit_base.pth")}, 1000, 32)
+    assert torch.equal(loaded.head.weight, src.head.weight) and torch.equal(loaded.fc_norm.weight, src.fc_norm.weight)
+    lle = LastLayerEnsemble(loaded, 1000, 4, freeze_backbone=True, init_heads_from_backbone=True)
+    assert all(torch.equal(h.weight, src.head.weight) for h in lle.heads)

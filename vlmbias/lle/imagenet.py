@@ -69,6 +69,14 @@ def rendition_classes(spec: Mapping, metadata, labels) -> list[int]:
     return [int(c) for c in listed] if listed else sorted({int(y) for y in labels})
 
 
+def job_spec(spec: Mapping, in9_map_inputs) -> dict:
+    """A job's spec with the IN-9 class map pointed at the rule's declared input (if any)."""
+    out = dict(spec)
+    if in9_map_inputs:
+        out["in9_map"] = list(in9_map_inputs)[0]
+    return out
+
+
 def in9_map(spec: Mapping) -> list[int] | None:
     """The 1000 -> 9 class map of IN-9 (a JSON list or {class: in9 class} file), None: same space."""
     path = spec.get("in9_map")
