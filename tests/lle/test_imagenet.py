@@ -207,3 +207,28 @@ def test_mae_style_checkpoint_keeps_its_classifier_for_the_heads(tmp_path):
     assert torch.equal(loaded.head.weight, src.head.weight) and torch.equal(loaded.fc_norm.weight, src.fc_norm.weight)
     lle = LastLayerEnsemble(loaded, 1000, 4, freeze_backbone=True, init_heads_from_backbone=True)
     assert all(torch.equal(h.weight, src.head.weight) for h in lle.heads)
+
+
+def test_torchvision_vit_swag_style_file_behind_timms_api(tmp_path):
+    """paper.yaml's SWAG ViT-B/16: torchvision's vit_b_16 at 384 px from a local weights file
+    (ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1's state dict), wrapped in timm's classifier API so
+    LLR's heads start from its head; the wrapped forward is torchvision's."""
+    import torchvision
+
+    from vlmbias.lle.ensemble import LastLayerEnsemble
+    from vlmbias.train.models import TorchvisionViT, build_model
+
+    torch.manual_seed(0)
+    src = torchvision.models.vit_b_16(image_size=32, num_classes=1000)   # the real architecture, at 32 px
+    torch.save(src.state_dict(), tmp_path / "swag.pth")
+    spec = {"builder": "torchvision", "arch": "vit_b_16", "pretrained_file": str(tmp_path / "swag.pth")}
+    m = build_model(spec, 1000, 32)
+    assert isinstance(m, TorchvisionViT) and m.num_features == 768
+    x = torch.randn(2, 3, 32, 32)
+    src.eval(), m.eval()
+    with torch.no_grad():
+        assert torch.allclose(m(x), src(x), atol=1e-5)
+        f = m.forward_head(m.forward_features(x), pre_logits=True)
+        assert torch.allclose(m.get_classifier()(f), src(x), atol=1e-5)
+    lle = LastLayerEnsemble(m, 1000, 4, freeze_backbone=True, init_heads_from_backbone=True)
+    assert all(torch.equal(h.weight, src.heads.head.weight) for h in lle.heads)

@@ -62,9 +62,9 @@ PAPER_JOBS = {
     # per (model, setting, mode): Waterbirds none + 2 settings x 2 modes, CelebA none + 3 x 2
     # t14: the official UrbanCars folder converted once, then 14 rows + the GroupDRO oracle x 6 seeds
     "t14_lle_urbancars": {"lle_convert_urbancars": 1, "sample": 1, "lle_urbancars": 15 * 6, "lle_urbancars_table": 1},
-    # t15: nothing trained before LLR (pretrained R50 and MAE ViTs): R50 x 5 methods, 3 MAE ViTs x (as is, LLE),
-    # 1 seed; two CLIP zero-shot rows from 5 embedded sets + IN-1k val under ImageNet-W each
-    "t15_lle_imagenet": {"sample": 5, "lle_imagenet": 5 + 3 * 2, "embed_clip": 2 * 5, "embed_clip_preprocessed": 2,
+    # t15: nothing trained before LLR (pretrained R50, MAE and SWAG ViTs): R50 x 5 methods, 3 MAE ViTs and SWAG
+    # ViT-B x (as is, LLE), 1 seed; two CLIP zero-shot rows from 5 embedded sets + IN-1k val under ImageNet-W each
+    "t15_lle_imagenet": {"sample": 5, "lle_imagenet": 5 + 4 * 2, "embed_clip": 2 * 5, "embed_clip_preprocessed": 2,
                          "lle_imagenet_clip": 2, "lle_imagenet_table": 1},
     "t16_perceptionclip_waterbirds": {"sample": 1, "embed_clip_preprocessed": 4 * 2, "perceptionclip_head": 4 * 5,
                                       "perceptionclip_eval": 4, "perceptionclip_table": 1},

@@ -13,7 +13,6 @@ import platform
 import time
 from typing import Callable, Mapping
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn

@@ -92,6 +92,33 @@ def _load_torchvision(model: nn.Module, path: str) -> nn.Module:
     return model
 
 
+class TorchvisionViT(nn.Module):
+    """A torchvision ``VisionTransformer`` (e.g. ``vit_b_16`` with the SWAG weights) behind timm's
+    classifier API -- ``forward_features`` (the encoder's tokens), ``forward_head(x, pre_logits)``
+    (the class token, then the head), ``num_features``, ``get_classifier()`` -- so last-layer
+    retraining treats it as any timm backbone. The forward pass is torchvision's own."""
+
+    def __init__(self, vit: nn.Module):
+        super().__init__()
+        self.vit = vit
+        self.num_features = int(vit.hidden_dim)
+
+    def forward_features(self, x):
+        x = self.vit._process_input(x)
+        cls = self.vit.class_token.expand(x.shape[0], -1, -1)
+        return self.vit.encoder(torch.cat([cls, x], dim=1))
+
+    def forward_head(self, x, pre_logits: bool = False):
+        x = x[:, 0]
+        return x if pre_logits else self.vit.heads(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.vit.heads[-1]
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
 def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.Module:
     """Build a classifier from a config model spec (randomly initialised unless it names weights)."""
     builder = spec.get("builder", "timm")
@@ -124,8 +151,11 @@ def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.M
         if spec.get("pretrained") and not pretrained_file:
             raise ModelSpecError(f"{arch}: torchvision's own weights are not wired (their classifiers differ "
                                  "per architecture): use builder timm (e.g. resnet50.tv_in1k) or pretrained_file")
+        if arch.startswith("vit_"):
+            kwargs.setdefault("image_size", input_size)
         model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
-        return _load_torchvision(model, pretrained_file) if pretrained_file else model
+        model = _load_torchvision(model, pretrained_file) if pretrained_file else model
+        return TorchvisionViT(model) if isinstance(model, torchvision.models.VisionTransformer) else model
     raise ModelSpecError(f"unknown model builder {builder!r} (use 'timm' or 'torchvision')")
 
 
