@@ -181,6 +181,9 @@ def imagenet_findings(df: pd.DataFrame) -> list[str]:
             narrowed = [k for k in gaps if delta(r, k) > 0]
             out.append(f"{b}, LLE against ERM: narrows {len(narrowed)} of {len(gaps)} gaps "
                        f"({', '.join(f'{k} {delta(r, k):+.1f}' for k in gaps)}).")
+        if "carton_acc" in g:  # the carton gap is a difference: it grows when the clean carton accuracy falls
+            out.append(f"{b}, carton accuracy without the watermark (the carton gap's base): "
+                       + ", ".join(f"{r['row']} {r['carton_acc']:.0f}%" for _, r in g.iterrows()) + ".")
     return out
 
 
