@@ -5,7 +5,7 @@ the evaluation sets.
 
 - :func:`train_backbone` (rule ``lle_imagenet_backbone``, toy world only): the backbone's ERM
   training through the one loop (the recipe's classification objective) -> a timm state dict
-  that the LLR runs load as ``pretrained_file``. A pretrained backbone (paper: torchvision's
+  that the LLR runs load strictly (:func:`build_backbone`). A pretrained backbone (paper: torchvision's
   ResNet-50 as ``resnet50.tv_in1k``, MAE fine-tuned ViTs from local checkpoints) skips this.
 - :func:`run_llr` (rule ``lle_imagenet``): one (backbone, method, seed). The backbone frozen in
   eval mode (``LastLayerEnsemble(freeze_backbone=True)``), every head initialised from the

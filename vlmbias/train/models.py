@@ -13,8 +13,10 @@ with every channel count scaled, which is what the toy world uses to stay CPU-si
 Models are randomly initialised (dataset classification trains from scratch) unless the spec
 names weights: ``pretrained: true`` (the library's own, by timm tag such as
 ``resnet50.tv_in1k``, downloaded by timm) or ``pretrained_file: PATH`` (a local state dict of
-``arch``, timm or torchvision); a classifier whose shape differs from the file's is
-re-initialised (timm's own rule; torchvision: the same, by shape).
+``arch``, timm or torchvision). timm keeps the file's classifier only when ``num_classes`` is
+the architecture's default (1000 for the ImageNet models) and re-initialises it otherwise, even
+where the file's head has the asked shape (``vlmbias.lle.imagenet.build_backbone`` loads its own
+11-class backbone strictly for that reason); torchvision: re-initialised where the shapes differ.
 """
 
 from __future__ import annotations
