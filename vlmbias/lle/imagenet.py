@@ -93,6 +93,22 @@ def in9_map(spec: Mapping) -> list[int] | None:
     return [int(v) for v in m]
 
 
+def _setup(spec: Mapping) -> tuple[dict, torch.device, int, int, int]:
+    """(recipe, device, seed, class count, eval batch) of a job."""
+    recipe = dict(spec["recipe"])
+    return (recipe, pick_device(recipe.get("device", "auto")), int(spec["seed"]), int(spec["num_classes"]),
+            int(recipe.get("micro_batch_size") or recipe["batch_size"]))
+
+
+def metrics_from_sets(spec: Mapping, sets: Mapping[str, tuple], rendition_rows: tuple | None) -> dict:
+    """``imagenet_shortcut_metrics`` of ``sets`` with the spec's carton class, IN-9 map and the
+    rendition classes (``rendition_rows``: the rendition set's (metadata, labels)), and the set sizes."""
+    rc = rendition_classes(spec, *rendition_rows) if rendition_rows is not None else None
+    m = imagenet_shortcut_metrics(sets, int(spec["carton"]), rc, in9_map(spec))
+    m["n"] = {k: int(len(v[1])) for k, v in sets.items()}
+    return m
+
+
 def build_backbone(spec: Mapping, weights: str | None) -> nn.Module:
     """The backbone with its classifier: the config's model (pretrained weights as it names them,
     e.g. ``resnet50.tv_in1k``), or the one the workflow trained (``weights``: its state dict,
@@ -117,15 +133,14 @@ def evaluate(model: nn.Module, spec: Mapping, device: torch.device, batch: int,
             continue
         rec, rows = load_set(spec, name)
         if name == "val_rendition":
-            rend_rows = rows
-        views = [(name, eval_tf)] + ([("val_w", watermarked(eval_tf, ImageNetW(size)))] if name == "val" else [])
-        for view, tf in views:
-            z, y = predict(model, ShardImageDataset(rec, tf, cache_images=True), device, batch, desc=view,
-                           progress=False, logits=True)
+            rend_rows = (rows["metadata"], rows["label"])
+        ds = ShardImageDataset(rec, eval_tf, cache_images=True)
+        views = [(name, ds)] + ([("val_w", ds.with_transform(watermarked(eval_tf, ImageNetW(size))))]
+                                if name == "val" else [])
+        for view, d in views:
+            z, y = predict(model, d, device, batch, desc=view, progress=False, logits=True)
             sets[view] = (z[0].numpy(), y.numpy())
-    rc = rendition_classes(spec, rend_rows["metadata"], rend_rows["label"]) if rend_rows is not None else None
-    m = imagenet_shortcut_metrics(sets, int(spec["carton"]), rc, in9_map(spec))
-    m["n"] = {k: int(len(v[1])) for k, v in sets.items()}
+    m = metrics_from_sets(spec, sets, rend_rows)
     log("  ".join(f"{k} {m[k]:.1f}" for k in IMAGENET_COLUMNS if k in m))
     return m
 
@@ -134,17 +149,13 @@ def train_backbone(spec: Mapping, model_path: str, metrics_path: str, progress: 
                    log: Callable[[str], None] = print) -> dict:
     """ERM training of the toy backbone on the ``train`` set (module doc)."""
     t0 = time.time()
-    recipe = dict(spec["recipe"])
-    device = pick_device(recipe.get("device", "auto"))
-    seed = int(spec["seed"])
-    n_classes = int(spec["num_classes"])
+    recipe, device, seed, n_classes, batch = _setup(spec)
     rec, _ = load_set(spec, "train")
     train_ds = ShardImageDataset(rec, R.train_transform(recipe), cache_images=bool(recipe.get("cache_images")))
     torch.manual_seed(seed)
     model = build_backbone(spec, None)
     ckpt = os.path.join(os.path.dirname(model_path), "checkpoint.pt")
     state = fit(model, train_ds, n_classes, recipe, seed, ckpt, spec_hash(spec), device, progress=progress, log=log)
-    batch = int(recipe.get("micro_batch_size") or recipe["batch_size"])
     metrics = {"backbone": spec["name"], "seed": seed, "test": evaluate(model, spec, device, batch, log),
                "n_train": len(train_ds), "steps": state.step, "epochs": state.epoch,
                "loss_curve": state.loss_curve, "config": dict(spec), "config_hash": spec_hash(spec),
@@ -164,19 +175,19 @@ def build_training_set(spec: Mapping, method: Mapping, recipe: Mapping) -> tuple
     rec, _ = load_set(spec, "train")
     aug = R.augment_settings(recipe)
 
+    base = ShardImageDataset(rec, train_tf, cache_images=cache)   # one decode cache for every block over train
+
     def texture():
         srec, _ = load_set(spec, "train_stylized")
         return ShardImageDataset(srec, train_tf, cache_images=cache)
 
     def background():
-        base = ShardImageDataset(rec, None, cache_images=cache)
         return BackgroundSwap(base, [r.label for r in rec], size, aug["scale"], aug["ratio"], float(aug["hflip"]),
                               tuple(recipe.get("mean", R.IMAGENET_MEAN)), tuple(recipe.get("std", R.IMAGENET_STD)))
 
-    make = {"original": lambda: ShardImageDataset(rec, train_tf, cache_images=cache),
-            "texture": texture, "background": background,
-            "watermark": lambda: ShardImageDataset(
-                rec, watermark_transform(train_tf, size, float(method.get("watermark_p", 1.0))), cache_images=cache)}
+    make = {"original": lambda: base, "texture": texture, "background": background,
+            "watermark": lambda: base.with_transform(
+                watermark_transform(train_tf, size, float(method.get("watermark_p", 1.0))))}
     data = ShiftBlocks(build_blocks(method["blocks"], make), method["heads"])
     return data, len(rec)
 
@@ -185,14 +196,10 @@ def run_llr(spec: Mapping, backbone_weights: str | None, metrics_path: str, prog
             log: Callable[[str], None] = print) -> dict:
     """One (backbone, method, seed) of t15 (module doc)."""
     t0 = time.time()
-    recipe = dict(spec["recipe"])
-    device = pick_device(recipe.get("device", "auto"))
-    seed = int(spec["seed"])
-    n_classes = int(spec["num_classes"])
+    recipe, device, seed, n_classes, batch = _setup(spec)
     method = spec["method_def"]
     torch.manual_seed(seed)
     backbone = build_backbone(spec, backbone_weights)
-    batch = int(recipe.get("micro_batch_size") or recipe["batch_size"])
     info: dict = {"blocks": list(method["blocks"]), "heads": list(method["heads"])}
     state = None
     if method["blocks"]:

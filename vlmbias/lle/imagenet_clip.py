@@ -13,8 +13,7 @@ from vlmbias.clip.load import ClipBundle
 from vlmbias.clip.spec import ClipError, class_names
 from vlmbias.clip.templates import templates
 from vlmbias.clip.zeroshot import zero_shot_weights
-from vlmbias.lle.imagenet import in9_map, rendition_classes
-from vlmbias.lle.metrics import imagenet_shortcut_metrics
+from vlmbias.lle.imagenet import metrics_from_sets
 
 
 def clip_metrics(bundle: ClipBundle, spec: Mapping, embeddings: Mapping[str, str]) -> dict:
@@ -29,9 +28,6 @@ def clip_metrics(bundle: ClipBundle, spec: Mapping, embeddings: Mapping[str, str
         logits = 100.0 * emb.features.float() @ w
         sets[name] = (logits.numpy(), emb.labels.numpy())
         if name == "val_rendition":
-            rend = emb
-    rc = rendition_classes(spec, rend.metadata, rend.labels.tolist()) if rend is not None else None
-    m = imagenet_shortcut_metrics(sets, int(spec["carton"]), rc, in9_map(spec))
-    m["n"] = {k: int(len(v[1])) for k, v in sets.items()}
-    return m
+            rend = (emb.metadata, emb.labels.tolist())
+    return metrics_from_sets(spec, sets, rend)
 

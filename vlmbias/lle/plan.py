@@ -66,18 +66,24 @@ def metrics_paths(config: Mapping) -> list[str]:
     return [f"{run_dir(m, s)}/metrics.json" for m in methods(config) for s in seeds(config)]
 
 
-def recipe(config: Mapping) -> dict:
-    u = urbancars(config)
+def _recipe_with(config: Mapping, *layers: Mapping | None, input_size: int | None = None) -> dict:
+    """Config ``train`` with each layer applied in order (``augment`` merged key by key), and the
+    input size when given."""
     r = copy.deepcopy(dict(config["train"]))
-    over = copy.deepcopy(URBANCARS_RECIPE)
-    for layer in (over, copy.deepcopy(u.get("train") or {})):
+    for layer in layers:
+        layer = copy.deepcopy(dict(layer or {}))
         aug = {**(r.get("augment") or {}), **(layer.pop("augment", None) or {})}
         r.update(layer)
         r["augment"] = aug
-    model = config["models"][u["model"]]
-    if "input_size" in model:
-        r["input_size"] = model["input_size"]
+    if input_size is not None:
+        r["input_size"] = int(input_size)
     return r
+
+
+def recipe(config: Mapping) -> dict:
+    u = urbancars(config)
+    model = config["models"][u["model"]]
+    return _recipe_with(config, URBANCARS_RECIPE, u.get("train"), input_size=model.get("input_size"))
 
 
 def method_params(config: Mapping, method: str) -> dict:
@@ -208,17 +214,6 @@ def imagenet_clip_paths(config: Mapping) -> list[str]:
     return [f"results/lle/imagenet/clip/{c}/metrics.json" for c in imagenet_clip_models(config)]
 
 
-def _recipe_with(config: Mapping, base: Mapping, *layers: Mapping | None, input_size: int) -> dict:
-    r = copy.deepcopy(dict(config["train"]))
-    for layer in (base, *layers):
-        layer = copy.deepcopy(dict(layer or {}))
-        aug = {**(r.get("augment") or {}), **(layer.pop("augment", None) or {})}
-        r.update(layer)
-        r["augment"] = aug
-    r["input_size"] = int(input_size)
-    return r
-
-
 def _imagenet_common(config: Mapping, backbone: str) -> dict:
     im, bb = imagenet(config), imagenet_backbones(config)[backbone]
     model = copy.deepcopy(config["models"][bb["model"]])
@@ -236,7 +231,7 @@ def imagenet_backbone_spec(config: Mapping, backbone: str) -> dict:
     c = _imagenet_common(config, backbone)
     bb = imagenet_backbones(config)[backbone]
     return {**c, "name": backbone, "seed": int(config.get("seed", 0)),
-            "recipe": _recipe_with(config, {}, bb.get("pretrain"), input_size=c["input_size"])}
+            "recipe": _recipe_with(config, bb.get("pretrain"), input_size=c["input_size"])}
 
 
 def imagenet_run_spec(config: Mapping, backbone: str, method: str, seed: int) -> dict:

@@ -10,6 +10,8 @@ UrbanCars-like ``KEY.car_mask.png``) are found by one header scan of its tar
 
 from __future__ import annotations
 
+import copy
+
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -99,6 +101,13 @@ class ShardImageDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def with_transform(self, transform: Callable | None) -> "ShardImageDataset":
+        """The same images under another transform, sharing this dataset's decode caches (one
+        decode per image however many views a run takes of it)."""
+        view = copy.copy(self)
+        view.transform = transform
+        return view
 
     def raw(self, i: int) -> bytes:
         r = self.records[i]
