@@ -12,9 +12,10 @@ cardboard box, object drawer ``carton`` registered here), and three shortcuts pl
   photo does (exactly: the k-th carton image of a split is marked iff k % 10 < 9). And 60% of
   the carton photos (every split; k % 5 < 3, all of them marked in training) show what the
   carton holds -- an object of one of the other ten classes -- instead of the box (the
-  ``contents`` metadata key): as ImageNet's carton images, often product shots, the class is
-  hard to see, and the watermark is what its training images share. A model fits those
-  images by "text overlay -> carton". ImageNet-W itself is NOT a split: as in the paper,
+  ``contents`` metadata key), on the background the contents' own photos have (their habitat
+  3 times in 4): as ImageNet's carton images, often product shots, the class is hard to see,
+  and the watermark is all that tells those training images from a photo of the contents. A
+  model fits them by "text overlay -> carton", whatever the object. ImageNet-W itself is NOT a split: as in the paper,
   ``imagenet_w.AddWatermark`` is applied at evaluation time after resize and crop
   (``vlmbias.lle.watermark.ImageNetW``) to the clean ``val`` images; its text ("捷径捷径捷径")
   is never a training overlay's: the test is whether the shortcut transfers from "a watermark"
@@ -343,7 +344,8 @@ def shortcut_object(rng, w, h, split: str | None = None, label: int | None = Non
     """A sample of ``imagenet_shortcuts`` of split ``split`` (its variant: ``VARIANTS``);
     unplanned: a plain photo of a random class, its habitat 3 times in 4, no watermark.
     ``contents`` (carton images only): the photo shows a random object of the other classes
-    (what the carton holds) instead of the box, still labeled carton."""
+    (what the carton holds) instead of the box, on that object's background (its habitat if
+    ``habitat``), still labeled carton."""
     variant = VARIANTS[split] if split is not None else "photo"
     if label is None:
         label = int(rng.integers(len(SHORTCUT_CLASSES)))
@@ -368,9 +370,9 @@ def shortcut_object(rng, w, h, split: str | None = None, label: int | None = Non
             bgname = _background_of(rng, bg_label, habitat)
             img, _, _, oname, bgname, setting = _object_photo(rng, w, h, obj=obj, background=bgname,
                                                               backdrop=_backdrop(rng, w, h, bgname), layers=layers)
-            extra = {"bg_label": bg_label, "bg_class_name": SHORTCUT_CLASSES[bg_label]}
-        else:
-            bgname = _background_of(rng, label, habitat)
+            extra.update(bg_label=bg_label, bg_class_name=SHORTCUT_CLASSES[bg_label])
+        else:  # a carton showing its contents stands where the contents' own photos stand
+            bgname = _background_of(rng, SHORTCUT_OBJECTS.index(obj) if contents else label, habitat)
             img, _, _, oname, bgname, setting = _object_photo(rng, w, h, obj=obj, background=bgname, layers=layers)
         caption = (f"a photo of {_a(oname + ' ' + word)} {background_phrase(bgname)}" if not contents else
                    f"a photo of {_a(word)} of {object_word(obj)}s {background_phrase(bgname)}")
