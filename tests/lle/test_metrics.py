@@ -101,8 +101,9 @@ def test_amplification_marks_as_printed():
     assert amplification(-15.95, -15.34) == 1.04  # unrounded gaps for CF+F's printed x1.04
     assert amplification(-11.6, -15.3) is None    # better than ERM: no mark
     assert amplification(-15.3, -15.3) is None
+    assert amplification(-2.0, 0.8) is None and amplification(-2.0, 0.0) is None  # ERM without a gap: no ratio
     with pytest.raises(ValueError):
-        amplification(-5.0, 0.0)
+        amplification(float("nan"), -5.0)
 
 
 def test_imagenet_gaps():

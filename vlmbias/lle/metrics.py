@@ -149,7 +149,7 @@ def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
 def amplification(gap: float, erm_gap: float) -> float | None:
     """The tables' "(xk)" mark of a shortcut gap against the ERM row of the same table/arch.
 
-    Shown only when the method's gap is worse (more negative) than ERM's: returns
+    Shown only when ERM's gap is negative and the method's is worse (more negative): returns
     k = gap / erm_gap rounded half-up to 2 decimals, else None. In the material the marks appear
     on the single-shortcut gap columns (UrbanCars BG and CoObj gaps; ImageNet IN-W, SIN, IN-R,
     IN-9 gaps), never on UrbanCars "BG+CoObj" nor on the "Carton" gap (lower-is-better), nor on
@@ -162,9 +162,7 @@ def amplification(gap: float, erm_gap: float) -> float | None:
     """
     if not (math.isfinite(gap) and math.isfinite(erm_gap)):
         raise ValueError(f"gaps must be finite, got {gap}, {erm_gap}")
-    if erm_gap >= 0:
-        raise ValueError(f"ERM gap must be negative for a ratio mark, got {erm_gap}")
-    if gap >= erm_gap:
+    if erm_gap >= 0 or gap >= erm_gap:  # ERM without a gap (a seed can show one >= 0): no ratio
         return None
     return math.floor(gap / erm_gap * 100 + 0.5 + 1e-9) / 100
 
