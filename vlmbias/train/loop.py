@@ -7,7 +7,8 @@ last checkpoint when rerun after a kill. Every epoch reseeds Python, NumPy and t
 uninterrupted one would have taken: same weights, same metrics (on CPU bit for bit; on CUDA
 up to the GPU's own nondeterminism).
 
-CUDA is used when present, with bf16 autocast and channels_last; otherwise fp32 on CPU.
+CUDA is used when present, with bf16 autocast; otherwise fp32 on CPU. Batches and conv weights
+are channels_last on both (``vlmbias.core.device``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 from tqdm import tqdm
 
-from vlmbias.core.device import autocast
+from vlmbias.core.device import autocast, channels_last
 from vlmbias.core.io import atomic_path
 from vlmbias.train import recipe as R
 from vlmbias.train.objectives import Classification, Objective
@@ -76,9 +77,7 @@ def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        x = x.to(device, non_blocking=True)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = channels_last(x.to(device, non_blocking=True))
         with autocast(device):
             out = model(x)
         out = out if out.ndim == 3 else out[None]
@@ -148,9 +147,8 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
     objective = objective if objective is not None else Classification(recipe, num_classes)
     extra = objective.modules()
     trainable = _Joint(model, extra) if extra else model
-    trainable.to(device)
+    channels_last(trainable.to(device))
     if device.type == "cuda":
-        trainable.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     opt = R.optimizer(recipe, trainable)
     sched = R.scheduler(recipe, opt, budget)
@@ -194,9 +192,7 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
         for i, (x, y, idx) in enumerate(loader):
             if state.step >= budget.total_steps or i >= (micro_per_epoch // accum) * accum:
                 break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x, y = channels_last(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
             x, target = objective.batch(x, y)
             with autocast(device):
                 loss = objective.loss(model, x, target, idx) / accum

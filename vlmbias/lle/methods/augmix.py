@@ -22,7 +22,7 @@ mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False, interpolation=bilinea
 re-normalised. ``Objective.batch`` turns the ``[B, 3C, H, W]`` batch into the ``[3B, C, H, W]``
 of the official concatenation; ``Objective.loss`` is CE(clean) + jsd_weight · :func:`jsd` on fp32
 logits. The three views travel as channels, not as a ``[B, 3, C, H, W]`` stack, because the loop
-makes every CUDA batch ``channels_last``, which needs a 4-D tensor. Deviations:
+makes every batch ``channels_last``, which needs a 4-D tensor. Deviations:
 
 - torchvision's AugMix, not the official PIL op pool: the same op set, mixing and Dirichlet/Beta
   weights, but a different severity scale. The official samples each op's level uniformly in
@@ -47,6 +47,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 from torchvision import transforms
 
+from vlmbias.core.device import channels_last
 from vlmbias.lle.methods.base import Context, Setup, per_sample_ce
 from vlmbias.train.objectives import Objective
 
@@ -96,8 +97,7 @@ class AugMixObjective(Objective):
         if c3 % 3:
             raise ValueError(f"augmix: a batch of {c3} channels is not three stacked views")
         x3 = x.reshape(b, 3, c3 // 3, h, w).transpose(0, 1).reshape(3 * b, c3 // 3, h, w)
-        if x.is_cuda:
-            x3 = x3.contiguous(memory_format=torch.channels_last)
+        x3 = channels_last(x3)
         return x3, y
 
     def loss(self, model, x, target, idx):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from vlmbias.core.device import channels_last
 from vlmbias.lle.methods.base import Context, Setup, per_sample_ce
 from vlmbias.train.objectives import Objective
 
@@ -61,8 +62,7 @@ class CFAugObjective(Objective):
     def batch(self, x, y):
         factual, cf = self.views(x)
         x3 = torch.cat([x, factual, cf])
-        if x.is_cuda:
-            x3 = x3.contiguous(memory_format=torch.channels_last)
+        x3 = channels_last(x3)
         return x3, torch.cat([y, y, 1 - y])
 
     def loss(self, model, x, target, idx):
