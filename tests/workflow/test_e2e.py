@@ -255,18 +255,20 @@ def test_lle_imagenet_whac_a_mole_and_lle(smoke_run):
     """t15's planted truths (2 seeds, means; LLR on one toy backbone trained by ERM): ERM relies on
     every shortcut (texture and background gaps large, the watermark pushes carton images towards
     carton); WTM Aug closes the watermark gap and leaves the texture and background gaps as they
-    are (the Whac-A-Mole reading); LLE narrows the IN-W, SIN, IN-R and IN-9 gaps together. Not
-    asserted: LLE's carton gap, which the toy widens (its clean carton accuracy drops; table notes)."""
+    are (the Whac-A-Mole reading); LLE narrows the IN-W, SIN, IN-R and IN-9 gaps together, its
+    carton gap no wider than ERM's (the toy's carton gap is small: the IN-W watermark flips few of
+    the carton images the model misses)."""
     df = pd.read_csv(smoke_run / "results/tables/t15_lle_imagenet.csv").set_index("key")
     assert list(df.index) == ["resnet50/as_is", "resnet50/erm", "resnet50/wtm_aug", "resnet50/lle", "clip/toy_vit"]
     assert (df.loc[["resnet50/erm", "resnet50/wtm_aug", "resnet50/lle"], "seeds"] == 2).all()
     assert df.loc["resnet50/erm", "in_w_gap_reported"] == -25.40 and df.loc["resnet50/lle", "in9_gap_reported"] == -3.82
     erm, wtm, lle = df.loc["resnet50/erm"], df.loc["resnet50/wtm_aug"], df.loc["resnet50/lle"]
-    assert erm["in1k"] > 80 and erm["carton_gap"] > 0 and erm["in_w_gap"] < 0, erm
+    assert erm["in1k"] > 80 and erm["carton_gap"] > 0 and erm["in_w_gap"] < -3, erm
     assert erm["sin_gap"] < -30 and erm["in_r_gap"] < -30 and erm["in9_gap"] < -5, erm
-    assert wtm["in_w_gap"] > erm["in_w_gap"] + 1.5, df
+    assert wtm["in_w_gap"] > erm["in_w_gap"] + 3, df
     assert abs(wtm["sin_gap"] - erm["sin_gap"]) < 2 and wtm["in9_gap"] < erm["in9_gap"] + 2.5, df
-    assert lle["in_w_gap"] > erm["in_w_gap"] + 1.5 and lle["sin_gap"] > erm["sin_gap"] + 1, df
+    assert lle["in_w_gap"] > erm["in_w_gap"] + 2.5 and lle["sin_gap"] > erm["sin_gap"] + 1, df
+    assert lle["carton_gap"] <= erm["carton_gap"], df
     assert lle["in_r_gap"] > erm["in_r_gap"] and lle["in9_gap"] > erm["in9_gap"] + 2, df
     # the CLIP row is computed from the toy CLIP's embedding cache (ImageNet-W as a preprocessing)
     assert df.loc["clip/toy_vit", ["in1k", "in_w_gap", "sin_gap", "in_r_gap", "in9_gap"]].notna().all()
