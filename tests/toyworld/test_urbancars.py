@@ -26,11 +26,11 @@ _read = read_members
 
 
 def test_planted_proportions_exact_per_split():
-    plans = _plans(2000)  # 1600 train (two blocks of 800), 200 val, 200 test
+    plans = _plans(3200)  # 1600 train (two blocks of 800), 800 val, 800 test
     by_split = defaultdict(list)
     for p in plans:
         by_split[p["split"]].append((p["y"], p["background"], p["coobj"]))
-    assert {s: len(v) for s, v in by_split.items()} == {"train": 1600, "val": 200, "test": 200}
+    assert {s: len(v) for s, v in by_split.items()} == {"train": 1600, "val": 800, "test": 800}
     train = by_split["train"]
     assert Counter(y for y, _, _ in train) == {0: 800, 1: 800}
     bg_ok = [bg == y for y, bg, _ in train]
@@ -42,9 +42,9 @@ def test_planted_proportions_exact_per_split():
         cells = Counter((bg, co) for yy, bg, co in train if yy == y)
         assert cells == {(y, y): 722, (1 - y, y): 38, (y, 1 - y): 38, (1 - y, 1 - y): 2}
     for split in ("val", "test"):  # balanced over the 8 cells
-        assert Counter(by_split[split]) == {(y, b, c): 25 for y in (0, 1) for b in (0, 1) for c in (0, 1)}
+        assert Counter(by_split[split]) == {(y, b, c): 100 for y in (0, 1) for b in (0, 1) for c in (0, 1)}
     # conflicting cells show up early, not only at the end of a block
-    first = [(p["y"], p["background"], p["coobj"]) for p in plans[:100] if p["split"] == "train"]
+    first = [(p["y"], p["background"], p["coobj"]) for p in plans[:160] if p["split"] == "train"]
     assert any(b != y and c != y for y, b, c in first) and sum(b != y for y, b, _ in first) >= 3
 
 

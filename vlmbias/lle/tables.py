@@ -57,8 +57,11 @@ def findings(df: pd.DataFrame) -> list[str]:
     if not (df["method"] == "erm").any():
         return ["no ERM row: the gaps cannot be compared against ERM"]
     erm = df[df["method"] == "erm"].iloc[0]
-    out.append(f"ERM relies on both shortcuts: BG+CoObj gap {erm['both_gap']:.1f} "
-               f"(BG {erm['bg_gap']:.1f}, CoObj {erm['coobj_gap']:.1f}).")
+    relied = [name for key, name in (("bg_gap", "background"), ("coobj_gap", "co-object")) if erm[key] < 0]
+    out.append(f"ERM relies on {' and '.join(relied) if relied else 'neither shortcut'}: BG+CoObj gap "
+               f"{erm['both_gap']:.1f} (BG {erm['bg_gap']:.1f}, CoObj {erm['coobj_gap']:.1f})"
+               + ("" if erm["coobj_gap"] < 0 else "; no CoObj gap: the co-object is not a shortcut ERM takes here, so "
+                  "a CoObj gap below ERM's is a shortcut the method adds") + ".")
     moles = []
     for _, r in df.iterrows():
         if r["method"] in ("erm", "lle", "groupdro"):
