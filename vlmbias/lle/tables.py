@@ -204,13 +204,15 @@ def write_imagenet(job: TableJob) -> pd.DataFrame:
         md[f"{name} (material)"] = df[f"{key}_reported"]
     spec = runs[0]["config"] if runs else {}
     n = (runs[0]["test"].get("n") if runs else None) or {}
+    nc = runs[0]["test"].get("n_carton") if runs else None
     notes = [f"Data: {data_description(job.config)}.",
              "LLR rows: last-layer retraining on the frozen backbone (heads initialised from its classifier), "
              "evaluated after the last epoch as the official code; 'backbone as is' is the backbone's own "
              "classifier. Each cell: mean ± std over N seeds.",
              f"Evaluation images: {', '.join(f'{k} {v}' for k, v in n.items())}; IN-W = the val images under "
              f"ImageNet-W's watermark (imagenet-w, font size for {spec.get('input_size', '?')} px) after resize "
-             f"and crop; carton gap: accuracy on the carton images (class {spec.get('carton', '?')}) with minus "
+             f"and crop; carton gap: accuracy on the carton images (class {spec.get('carton', '?')}"
+             + (f", {nc} images: one image is {100 / nc:.0f} points" if nc else "") + ") with minus "
              "without the watermark (lower is better); IN-R gap against IN-200 (the val images of the rendition "
              "classes), both restricted to those classes; IN-9 gap: mixed_rand minus mixed_same.",
              "Gaps in points; the material's values are the official README's (ResNet-50 LLR rows) and the "
