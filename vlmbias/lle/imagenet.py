@@ -27,7 +27,6 @@ import platform
 import time
 from typing import Callable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -107,8 +106,6 @@ def metrics_from_sets(spec: Mapping, sets: Mapping[str, tuple], rendition_rows: 
     rc = rendition_classes(spec, *rendition_rows) if rendition_rows is not None else None
     m = imagenet_shortcut_metrics(sets, int(spec["carton"]), rc, in9_map(spec))
     m["n"] = {k: int(len(v[1])) for k, v in sets.items()}
-    if "val" in sets:  # the carton gap's sample: one image is 100 / n_carton points
-        m["n_carton"] = int((np.asarray(sets["val"][1]) == int(spec["carton"])).sum())
     return m
 
 

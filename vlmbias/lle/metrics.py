@@ -250,6 +250,7 @@ def imagenet_shortcut_metrics(sets: Mapping[str, tuple], carton: int = CARTON,
             has = y == carton
             out["carton_gap"] = carton_gap(y, p, pw, carton) if has.any() else float("nan")
             out["carton_acc"] = float(100 * (p[has] == carton).mean()) if has.any() else float("nan")
+            out["n_carton"] = int(has.sum())  # the carton gap's sample: one image is 100 / n_carton points
         if "val_stylized" in sets:
             _, ys, ps = pred("val_stylized")
             out["sin"] = float(100 * (ps == ys).mean())

@@ -15,8 +15,8 @@ cardboard box, object drawer ``carton`` registered here), and three shortcuts pl
   ``contents`` metadata key), on the background the contents' own photos have (their habitat
   3 times in 4): as ImageNet's carton images, often product shots, the class is hard to see,
   and the watermark is all that tells those training images from a photo of the contents. A
-  model fits them by "text overlay -> carton", whatever the object. ImageNet-W itself is NOT a split: as in the paper,
-  ``imagenet_w.AddWatermark`` is applied at evaluation time after resize and crop
+  model fits them by "text overlay -> carton", whatever the object. ImageNet-W itself is NOT a
+  split: as in the paper, ``imagenet_w.AddWatermark`` is applied at evaluation time after resize and crop
   (``vlmbias.lle.watermark.ImageNetW``) to the clean ``val`` images; its text ("捷径捷径捷径")
   is never a training overlay's: the test is whether the shortcut transfers from "a watermark"
   to "this watermark", as on ImageNet.
