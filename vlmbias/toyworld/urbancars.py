@@ -11,15 +11,16 @@ categories; 1 country: cow, horse, sheep). The official layout on a square canva
 then the co-object (longer side 0.25 of the canvas, centred at row 0.5H, column 0.875W), then the
 car on top (longer side 0.5, centred).
 
-Planner (``_urbancars_plan``): i % 4 in 0..1 is "train", 2 "val", 3 "test" (the official
-split is 8,000 / 1,000 / 1,000; the toy's evaluation sets are as large as half its training
-set, because each cell's accuracy rests on an eighth of them: at 25 images per cell a 3-seed
-mean gap moved by 5-10 points with float-level changes of the run). In train the classes
-alternate and, per 400 train samples of a class, the background agrees with the class in 380
-and the co-object in 380, independently (the official ratios 0.95 x 0.95: 361 both aligned, 19 background conflicting only, 19 co-object
-conflicting only, 1 both conflicting, i.e. 3,610 / 190 / 190 / 10 of the official 4,000); so
-per 800 consecutive train samples every count is exact. val and test are balanced as the
-official ones (its ratios forced to 0.5): the 8 (label, background, coobj) cells cycle.
+Planner (``_urbancars_plan``): i % 4 in 0..1 is "train", 2 "val", 3 "test" (the official split
+is 8,000 / 1,000 / 1,000; the toy's evaluation sets are as large as half its training set,
+because each cell's accuracy rests on an eighth of them: at 25 images per cell a 3-seed mean gap
+moved by 5-10 points with float-level changes of the run). In train the classes alternate and,
+per 400 train samples of a class, the background agrees with the class in 380 and the co-object
+in 380, independently (the official ratios 0.95 x 0.95: 361 both aligned, 19 background
+conflicting only, 19 co-object conflicting only, 1 both conflicting, i.e. 3,610 / 190 / 190 / 10
+of the official 4,000); so per 800 consecutive train samples every count is exact. val and test
+are balanced as the official ones (its ratios forced to 0.5): the 8 (label, background, coobj)
+cells cycle.
 
 Metadata: ``label``, ``class_name``; ``background`` (0/1), ``background_name`` ("urban" or
 "country"), ``place`` (the drawn scene); ``coobj`` (0/1), ``coobj_name``, ``coobj_object`` (the
