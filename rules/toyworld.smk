@@ -15,6 +15,8 @@ rule toyworld:
         n_images=lambda wildcards: vconfig.toy_n_images(config, wildcards.source),
         image_size=TOY.get("image_size", 0),
         seed=TOY.get("seed", 0),
+        # the world's difficulty: web stand-ins only (the other sources keep their defaults, and jobs)
+        difficulty=lambda wildcards: vconfig.toy_difficulty(config, wildcards.source),
     log:
         "logs/toyworld/{source}.log",
     benchmark:

@@ -9,5 +9,5 @@ from vlmbias.toyworld import generate_source  # noqa: E402
 log = smk.setup(snakemake)
 summary = generate_source(snakemake.wildcards.source, int(snakemake.params.n_images), list(snakemake.output),
                           image_size=int(snakemake.params.image_size), seed=int(snakemake.params.seed),
-                          progress=True)
+                          progress=True, **snakemake.params.difficulty)
 log.info("toy source %s: %s", snakemake.wildcards.source, summary)

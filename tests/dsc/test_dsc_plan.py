@@ -1,6 +1,7 @@
 """Runs and table rows derived from config: t01 has 23 distinct runs, t02 five, shared YCD."""
 
 import copy
+import json
 
 import pytest
 import yaml
@@ -153,3 +154,49 @@ def test_probe_jobs_share_one_forward_pass_per_encoder():
     assert all(len(r["heads"]) == 1 for r in runs.values() if r["task"]["kind"] == "dsc")
     rows = registry.rows("t09_transfer", TOY)
     assert len({r["run"] for r in rows}) == len(rows) == 6
+
+
+def test_seeds_repeat_each_run_and_share_the_first_with_single_seed_tables():
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["f03_model_size"]["seeds"] = 3
+    rows = P.table_rows(cfg, "f03_model_size")
+    t = next(r for r in rows if r["key"] == "convnext_t")
+    assert t["runs"] == [t["run"], t["run"] + "__seed1", t["run"] + "__seed2"]
+    assert [s["seed"] for s in t["specs"]] == [0, 1, 2]
+    assert {k: v for k, v in t["specs"][2].items() if k not in ("seed", "run_id")} == \
+        {k: v for k, v in t["spec"].items() if k not in ("seed", "run_id")}
+    t01 = {r["run"] for r in P.table_rows(cfg, "t01_combinations")}
+    assert t["run"] in t01 and all(len(r["runs"]) == 1 for r in P.table_rows(cfg, "t01_combinations"))
+    runs = P.dsc_runs(cfg)
+    assert t["runs"][2] in runs and runs[t["runs"][2]]["seed"] == 2
+    files = P.table_metrics(cfg, "f03_model_size")
+    assert len(files) == 3 * len(rows) and len(set(files)) == len(files)
+    assert "specs" not in P.param_rows(cfg, "f03_model_size")[0]
+    cfg["dataset_classification"]["f03_model_size"]["seeds"] = [0, 0]
+    with pytest.raises(Exception, match="f03_model_size.seeds: repeated"):
+        P.table_rows(cfg, "f03_model_size")
+
+
+def test_seeded_table_shows_mean_and_std(tmp_path):
+    from types import SimpleNamespace
+
+    from vlmbias.tables.registry import TableJob
+
+    cfg = copy.deepcopy(TOY)
+    cfg["dataset_classification"]["t06_corruptions"].update(seeds=2, corruptions=["none", "blur_3"])
+    rows = P.param_rows(cfg, "t06_corruptions")
+    accs = {rows[0]["runs"][0]: 80.0, rows[0]["runs"][1]: 90.0, rows[1]["runs"][0]: 70.0, rows[1]["runs"][1]: 70.0}
+    paths = []
+    for run, acc in accs.items():
+        m = {"run_id": run, "val_acc": acc, "samples_seen": 10, "n_val": 300,
+             "config": {"recipe": {"batch_size": 2, "input_size": 32}}}
+        paths.append(str(tmp_path / f"{run}.json"))
+        with open(paths[-1], "w") as f:
+            json.dump(m, f)
+    out = SimpleNamespace(csv=str(tmp_path / "t.csv"), md=str(tmp_path / "t.md"))
+    job = TableJob("t06_corruptions", SimpleNamespace(metrics=paths), out, SimpleNamespace(rows=rows), cfg)
+    df = registry.write(job)
+    assert list(df["reproduced_acc"]) == [85.0, 70.0]
+    assert list(df["reproduced_acc_std"]) == [round(50 ** 0.5, 2), 0.0] and list(df["seeds"]) == [2, 2]
+    md = open(out.md).read()
+    assert "85.0 ± 7.1" in md and "70.0 ± 0.0" in md and "mean ± std over 2 seeds" in md

@@ -30,3 +30,23 @@ def test_pseudo_parts_are_disjoint_and_cover(tiny_samples):
 def test_too_many_asked_is_named(tiny_samples):
     with pytest.raises(ShardError, match="yfcc"):
         records_for([view("yfcc", 0, 3)], tiny_samples, "train", 21)
+
+
+def test_cache_outputs_transforms_each_image_once(tiny_samples):
+    import torch
+    calls = []
+
+    def tf(img):
+        calls.append(1)
+        return torch.tensor(img.size)
+
+    recs = records_for([view("yfcc")], tiny_samples, "val")[:3]
+    ds = ShardImageDataset(recs, tf, cache_outputs=True)
+    first = [ds[i][0] for i in range(3)]
+    again = [ds[i][0] for i in range(3)]
+    assert len(calls) == 3 and all(a is b for a, b in zip(first, again))
+    other = ds.with_transform(lambda img: torch.zeros(1))   # its own transform, not the cached outputs
+    assert other[0][0].tolist() == [0.0]
+    assert ShardImageDataset(recs, tf)[0][0].tolist() == first[0].tolist()
+    with pytest.raises(ValueError, match="deterministic"):
+        ShardImageDataset(recs, tf, cache_outputs=True, pre_transform=lambda im: im)

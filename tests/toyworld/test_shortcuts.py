@@ -36,7 +36,9 @@ def _decode(data: bytes) -> Image.Image:
 def test_classes_and_registration():
     assert tw.class_names(NAME) == tw.class_names("imagenet") + ["carton"]
     assert sc.CARTON == 10 and tw.class_names(NAME)[sc.CARTON] == "carton"
-    assert list(tw.SOURCES)[-1] == NAME and list(tw.OBJECT_DRAWERS)[-1] == "carton"
+    from vlmbias.toyworld.sources import SUBTLE_CUES
+    assert list(tw.SOURCES)[-1 - len(SUBTLE_CUES):] == [NAME, *SUBTLE_CUES]   # the test world comes last
+    assert list(tw.OBJECT_DRAWERS)[-1] == "carton"
     assert "carton" not in tw.OBJECT_CLASSES  # the ImageNet-like source keeps its 10 classes
     assert set(sc.HABITATS) == set(sc.SHORTCUT_OBJECTS) and set(sc.HABITATS.values()) <= set(sc._BACKGROUNDS)
     spec, base = tw.SOURCES[NAME], tw.SOURCES["imagenet"]

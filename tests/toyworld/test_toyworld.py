@@ -56,11 +56,14 @@ def test_registration_order():
         "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object", "urban_car",
         "shortcut_object"]
     assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_noisy", "waterbirds",
-                                "celeba", "webpairs", "urbancars", "imagenet_shortcuts"]
+                                "celeba", "webpairs", "urbancars", "imagenet_shortcuts",
+                                "subtle_cast", "subtle_grain", "subtle_soft"]
+    assert [n for n, s in tw.SOURCES.items() if s.web] == ["yfcc", "cc", "datacomp", "laion", "wit"]
 
 
 def test_registry_contents():
-    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars", "imagenet_shortcuts"}
+    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars", "imagenet_shortcuts", "subtle_cast",
+                                               "subtle_grain", "subtle_soft"}
     assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
     assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
     for name, spec in tw.SOURCES.items():
@@ -460,10 +463,10 @@ def test_empty_shards_are_written(tmp_path):
 def test_failed_render_leaves_no_partial_shard(tmp_path, monkeypatch):
     render_sample = generate._render_sample
 
-    def failing(name, index, image_size, seed):
+    def failing(name, index, image_size, seed, *difficulty):
         if index == 5:
             raise RuntimeError("render failed")
-        return render_sample(name, index, image_size, seed)
+        return render_sample(name, index, image_size, seed, *difficulty)
 
     monkeypatch.setattr(generate, "_render_sample", failing)
     paths = [str(tmp_path / f"{i:05d}.tar") for i in range(2)]
@@ -493,3 +496,30 @@ def test_imagenet_noisy_plants_mislabeled_and_ambiguous_labels():
     draw = tw.COMPONENTS["labeled_object"]
     mug, cup = (draw(np.random.default_rng(3), 48, 48, label=names.index(c), drawn=names.index(c)) for c in ("mug", "cup"))
     assert np.array_equal(np.asarray(mug.image), np.asarray(cup.image)) and "mug" in mug.caption
+
+
+def test_difficulty_knobs(tmp_path):
+    from vlmbias.toyworld.signatures import scaled
+    from vlmbias.toyworld.sources import SHARED_CONTENT
+
+    plain = [tw.render("yfcc", i, 32, 0) for i in range(40)]
+    same = [tw.render("yfcc", i, 32, 0, shared_content=0.0, signature_strength=1.0) for i in range(40)]
+    assert all(a[0].tobytes() == b[0].tobytes() for a, b in zip(plain, same))   # defaults: every byte as it was
+    shared = [tw.render("yfcc", i, 32, 0, shared_content=0.5)[2] for i in range(200)]
+    n_shared = sum(m["shared_content"] for m in shared)
+    assert 70 < n_shared < 130
+    assert all(m["content"] in SHARED_CONTENT for m in shared if m["shared_content"])
+    assert all(m["content"] == p[2]["content"] for m, p in zip(shared, plain) if not m["shared_content"])
+    yfcc = tw.SOURCES["yfcc"].signature
+    assert scaled(yfcc, 1.0) is yfcc
+    half = scaled(yfcc, 0.5)
+    assert half.brightness == pytest.approx(1 + 0.5 * (yfcc.brightness - 1)) and half.noise == yfcc.noise / 2
+    assert half.jpeg_quality == (round(88 + 0.5 * (65 - 88)), round(88 + 0.5 * (75 - 88)))
+    assert scaled(yfcc, 0.0).vignette == 0 and scaled(yfcc, 0.0).jitter == yfcc.jitter
+    s = tw.generate_source("cc", 20, [str(tmp_path / "a.tar")], image_size=32, shared_content=0.3,
+                           signature_strength=0.5)
+    assert s["shared_content"] == 0.3 and s["signature_strength"] == 0.5 and "shared_content" in s["counts"]
+    with pytest.raises(ValueError, match="not a web stand-in"):
+        tw.generate_source("imagenet", 2, [str(tmp_path / "b.tar")], shared_content=0.3)
+    with pytest.raises(ValueError, match="shared_content"):
+        tw.render("cc", 0, 32, 0, shared_content=1.5)

@@ -42,6 +42,30 @@ def test_smallest_convnext_is_about_7k_params():
     assert count_params(build_model(spec, 3, 32)) == 7_373
 
 
+def test_maxpool_stem_keeps_stride_and_width():
+    spec = {"arch": "convnext_tiny", "kwargs": {"dims": [10, 20, 40, 80], "depths": [1, 1, 1, 1]}}
+    patch, pool = build_model(spec, 3, 32), build_model({**spec, "stem": "maxpool"}, 3, 32)
+    x = torch.randn(2, 3, 32, 32)
+    assert patch.stem(x).shape == pool.stem(x).shape == (2, 10, 8, 8)
+    kinds = [type(m).__name__ for m in pool.stem]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert pool.stem[0].stride == (2, 2) and pool(x).shape == (2, 3)
+    # only the stem differs: every other parameter has the patchify model's shape
+    rest = lambda m: {k: v.shape for k, v in m.state_dict().items() if not k.startswith("stem.")}  # noqa: E731
+    assert rest(patch) == rest(pool)
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ({"arch": "resnet50", "stem": "maxpool"}, "ConvNeXts only"),
+    ({"arch": "convnext_tiny", "stem": "deep"}, "unknown stem"),
+    ({"builder": "torchvision", "arch": "alexnet", "stem": "maxpool"}, "ConvNeXts only"),
+    ({"arch": "convnext_tiny", "stem": "maxpool", "pretrained_file": "x.pt"}, "untrained"),
+])
+def test_bad_stems(spec, msg):
+    with pytest.raises(ModelSpecError, match=msg):
+        build_model(spec, 3, 32)
+
+
 def test_vit_gets_input_size():
     m = build_model({"arch": "vit_small_patch16_224", "kwargs": {"patch_size": 4, "embed_dim": 48,
                      "depth": 1, "num_heads": 3}}, 3, 24)

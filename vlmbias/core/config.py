@@ -62,6 +62,19 @@ def toy_n_images(config: dict, source: str) -> int:
     return int((tw.get("n_images_by_source") or {}).get(source, tw["n_images"]))
 
 
+def toy_difficulty(config: dict, source: str) -> dict:
+    """The difficulty knobs ``generate_source`` takes for a toy source: toyworld.shared_content
+    and signature_strength for the web stand-ins, {} for every other source (their defaults)."""
+    from vlmbias.toyworld.sources import SOURCES
+
+    spec = SOURCES.get(source)
+    if spec is None or not spec.web:
+        return {}
+    tw = config.get("toyworld") or {}
+    return {"shared_content": float(tw.get("shared_content", 0.0)),
+            "signature_strength": float(tw.get("signature_strength", 1.0))}
+
+
 def check_datasets(config: dict) -> None:
     """Every dataset is exactly one of a known toy source or existing shards."""
     for name, entry in (config.get("datasets") or {}).items():

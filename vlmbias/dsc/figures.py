@@ -27,11 +27,18 @@ def _finish(ax, title: str, data: str, path: str) -> None:
     save(ax.get_figure(), path, dpi=130)
 
 
+def _reproduced(ax, d: pd.DataFrame, x: str, color: str, label: str) -> None:
+    """The reproduced points joined by a line; ± std error bars where the table runs over seeds."""
+    yerr = d["reproduced_acc_std"] if "reproduced_acc_std" in d else None
+    ax.errorbar(d[x], d["reproduced_acc"], yerr=yerr, fmt="o-", color=color, capsize=3,
+                label=label + (" (mean ± std over seeds)" if yerr is not None else ""))
+
+
 def plot_model_size(df: pd.DataFrame, path: str, title: str, data: str, points: Sequence[Mapping]) -> None:
     """Reproduced accuracy against parameters (log scale), the paper's points as stars."""
     ax = _axes(df)
     d = df.sort_values("params")
-    ax.plot(d["params"], d["reproduced_acc"], "o-", color="C0", label="reproduced")
+    _reproduced(ax, d, "params", "C0", "reproduced")
     for _, r in d.iterrows():
         ax.annotate(r["model"], (r["params"], r["reproduced_acc"]), fontsize=6,
                     textcoords="offset points", xytext=(3, -9))
@@ -52,7 +59,7 @@ def plot_train_images(df: pd.DataFrame, path: str, title: str, data: str, report
     df = df.assign(model_key=df["key"].str.split("/").str[0])
     for i, (model, d) in enumerate(df.groupby("model", sort=False)):
         d = d.sort_values("n_train")
-        ax.plot(d["n_train"], d["reproduced_acc"], "o-", color=f"C{i}", label=f"{model} (reproduced)")
+        _reproduced(ax, d, "n_train", f"C{i}", f"{model} (reproduced)")
         mkey = d["model_key"].iloc[0]
         pts = [(n, reported[f"{mkey}/{s}"]) for s, n in reported["paper_sizes"].items()
                if f"{mkey}/{s}" in reported]

@@ -13,9 +13,10 @@ from typing import Any
 
 from vlmbias.core.config import need_dataset
 from vlmbias.core.paths import run_file
+from vlmbias.core.seeds import table_seeds
 from vlmbias.dsc import ssl_plan
 from vlmbias.dsc.spec import (MODEL_LABELS, PAPER_DATASETS, PlanError, combo_key, resolve_corruption,
-                              run_spec)
+                              run_spec, with_seed)
 from vlmbias.tables import registry
 
 SECTION = "dataset_classification"
@@ -89,24 +90,32 @@ def pseudo_datasets(config: dict, t: dict) -> list[dict]:
 
 
 def table_rows(config: dict, table_id: str) -> list[dict]:
-    """The rows of a run table (with the run specs)."""
-    return registry.rows(table_id, config)
+    """The rows of a run table (with the run specs). Each row's ``runs`` / ``specs`` repeat its
+    run over the table's seeds (``seeds:`` in its section; ``run`` / ``spec`` are the first)."""
+    rows = registry.rows(table_id, config)
+    seeds = table_seeds(registry.table(table_id).section(config), int(config["seed"]), f"{SECTION}.{table_id}.")
+    for r in rows:
+        r["specs"] = [with_seed(r["spec"], s) for s in seeds]
+        r["runs"] = [s["run_id"] for s in r["specs"]]
+        r["spec"], r["run"] = r["specs"][0], r["runs"][0]
+    return rows
 
 
 def table_metrics(config: dict, table_id: str) -> list[str]:
     """The metrics files of a run table's runs, each once."""
-    return [run_file("dsc", run, "metrics.json") for run in dict.fromkeys(r["run"] for r in table_rows(config, table_id))]
+    return [run_file("dsc", run, "metrics.json")
+            for run in dict.fromkeys(run for r in table_rows(config, table_id) for run in r["runs"])]
 
 
 def param_rows(config: dict, table_id: str) -> list[dict]:
     """The rows a table rule gets as params: without the run specs (the training rule's)."""
-    return [{k: v for k, v in r.items() if k != "spec"} for r in table_rows(config, table_id)]
+    return [{k: v for k, v in r.items() if k not in ("spec", "specs")} for r in table_rows(config, table_id)]
 
 
 def dsc_runs(config: dict) -> dict[str, dict]:
     """Every dataset-classification run that any table needs, by run id."""
-    specs = [row["spec"] for rule in RUN_RULES for tid in registry.enabled(config, rule=rule)
-             for row in table_rows(config, tid)]
+    specs = [spec for rule in RUN_RULES for tid in registry.enabled(config, rule=rule)
+             for row in table_rows(config, tid) for spec in row["specs"]]
     specs += ssl_plan.required_dsc_specs(config)
     runs: dict[str, dict] = {}
     for spec in specs:

@@ -1,7 +1,8 @@
 """The spec of one dataset-classification run, resolved from config alone (no torch).
 
 A run is identified by a readable id built from its settings
-(``yfcc+cc+datacomp__convnext_t__n1000000``, ``...__aug-no_aug``, ``...__corr-blur_3``); two
+(``yfcc+cc+datacomp__convnext_t__n1000000``, ``...__aug-no_aug``, ``...__corr-blur_3``, and
+``...__seed1`` for a table's further seeds, ``with_seed``); two
 tables that need the same run (t01's YCD row, t02's ConvNeXt-T row, t05's default/1M cell...)
 share one job. The spec of a run is everything the training script needs, fully resolved
 (model spec, recipe with the augmentation preset merged, corruption, the dataset views, seed),
@@ -112,6 +113,15 @@ def run_spec(config: dict, views: list[str], model: str, n_train: int | None = N
             "aug": aug, "corruption_name": corruption,
             "corruption": resolve_corruption(config, corruption), "recipe": recipe,
             "seed": int(config["seed"])}
+
+
+def with_seed(spec: dict, seed: int) -> dict:
+    """The same run under another seed (model init, augmentation, batch order; the sampled
+    images stay the same): ``<run id>__seed<seed>``; the spec itself for its own seed, so a
+    table's first seed shares its run with every single-seed table."""
+    if int(seed) == int(spec["seed"]):
+        return spec
+    return {**copy.deepcopy(spec), "run_id": f"{spec['run_id']}__seed{int(seed)}", "seed": int(seed)}
 
 
 def sample_datasets(spec: dict) -> list[str]:

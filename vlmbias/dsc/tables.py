@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from vlmbias.core.io import read_jsons
+from vlmbias.core.seeds import fmt, mean_std
 from vlmbias.dsc import figures
 from vlmbias.dsc.composition import composition_table
 from vlmbias.shards.sampler import load_index
@@ -20,7 +21,7 @@ from vlmbias.tables import registry
 from vlmbias.tables.registry import TableJob
 from vlmbias.tables.write import data_description, value_or_nan, write_table
 
-ROW_KEYS = ("key", "chance", "run", "spec")  # every row holds these; its other keys are settings
+ROW_KEYS = ("key", "chance", "run", "spec", "runs", "specs")  # every row holds these; its other keys are settings
 
 
 def load_metrics(paths) -> dict[str, dict]:
@@ -28,16 +29,31 @@ def load_metrics(paths) -> dict[str, dict]:
     return {m["run_id"]: m for m in read_jsons(paths)}
 
 
+def _row_metrics(job: TableJob, metrics: dict[str, dict], row: dict) -> list[dict]:
+    """The metrics of a row's runs, one per seed."""
+    missing = [r for r in row["runs"] if r not in metrics]
+    if missing:
+        raise KeyError(f"{job.id}: no metrics for run(s) {missing}")
+    return [metrics[r] for r in row["runs"]]
+
+
+def _seeded(job: TableJob) -> bool:
+    return any(len(r["runs"]) > 1 for r in job.params.rows)
+
+
 def accuracy_frame(job: TableJob, metrics: dict[str, dict], extra: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per table row: its setting columns, the reproduced and reported accuracy (%),
-    chance, and the run that produced it. ``extra`` maps a column name to a metrics key."""
+    """One row per table row: its setting columns, the reproduced (mean over the row's seeds,
+    with ``reproduced_acc_std`` and ``seeds`` where the table runs over seeds) and reported accuracy
+    (%), chance, and the (first seed's) run. ``extra`` maps a column name to a metrics key."""
     records = []
     for row in job.params.rows:
-        m = metrics.get(row["run"])
-        if m is None:
-            raise KeyError(f"{job.id}: no metrics for run {row['run']}")
+        ms = _row_metrics(job, metrics, row)
+        m = ms[0]
         rec = {c: v for c, v in row.items() if c not in ROW_KEYS}
-        rec["reproduced_acc"] = round(float(m["val_acc"]), 2)
+        mean, sd, n = mean_std([x["val_acc"] for x in ms])
+        rec["reproduced_acc"] = round(mean, 2)
+        if _seeded(job):
+            rec["reproduced_acc_std"], rec["seeds"] = round(sd, 2), n
         rec["reported_acc"] = value_or_nan(registry.reported_value(job.id, row["key"]))
         rec["chance"] = round(float(row["chance"]), 2)
         for col, key in (extra or {}).items():
@@ -51,17 +67,31 @@ def accuracy_frame(job: TableJob, metrics: dict[str, dict], extra: dict[str, str
 def _notes(job: TableJob, metrics: dict[str, dict]) -> list[str]:
     any_m = metrics[job.params.rows[0]["run"]]
     rec = any_m["config"]["recipe"]
-    return [
+    notes = [
         f"Data: {data_description(job.config)}.",
         f"Budget: {any_m['samples_seen']} samples seen per run (the same for every row, as in the "
-        f"paper), batch {rec['batch_size']}, input {rec['input_size']} px.",
+        f"paper), batch {rec['batch_size']}, input {rec['input_size']} px; {any_m['n_val']} validation images "
+        f"per run.",
         "reproduced: computed by this workflow; reported: the material's value; "
         "chance = 100 / number of classes.",
     ]
+    if _seeded(job):
+        n = max(len(r["runs"]) for r in job.params.rows)
+        notes.append(f"Each reproduced value: mean ± std over {n} seeds (seeds column; the seed sets model "
+                     "initialisation, augmentation and batch order, the sampled images are the same).")
+    return notes
 
 
 def _write(job: TableJob, df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    write_table(df, job.output.csv, job.output.md, job.heading, notes)
+    """CSV with the numbers (``*_std`` and ``seeds`` columns where the table runs over seeds);
+    Markdown with "mean ± std" cells in their place."""
+    md = df.copy()
+    for col in [c for c in df.columns if c.endswith("_std")]:
+        base = col[:-len("_std")]
+        md[base] = [v if isinstance(v, str) else fmt(v, sd, int(n))
+                    for v, sd, n in zip(df[base], df[col], df["seeds"])]
+        md = md.drop(columns=col)
+    write_table(df, job.output.csv, job.output.md, job.heading, notes, md_df=md)
     return df
 
 
@@ -126,19 +156,23 @@ def write_pseudo_datasets(job: TableJob) -> pd.DataFrame:
     fail_ratio = float(job.table.section(job.config).get("fail_loss_ratio", 0.95))
     records = []
     for row in job.params.rows:
-        m = metrics[row["run"]]
-        ratio = loss_ratio(m)
+        ms = _row_metrics(job, metrics, row)
+        ratio = mean_std([loss_ratio(m) for m in ms])[0]
+        train, train_sd, n = mean_std([m["train_acc"] for m in ms])
+        val, val_sd, _ = mean_std([m["val_acc"] for m in ms])
         records.append({c: v for c, v in row.items() if c not in ROW_KEYS} | {
-            "reproduced_train_acc": "fail" if ratio >= fail_ratio else round(float(m["train_acc"]), 2),
+            "reproduced_train_acc": "fail" if ratio >= fail_ratio else round(train, 2),
             "reported_train_acc": registry.reported_value(job.id, row["key"]),
-            "train_acc": round(float(m["train_acc"]), 2),
-            "reproduced_val_acc": round(float(m["val_acc"]), 2),
+            "train_acc": round(train, 2),
+            "reproduced_val_acc": round(val, 2),
             "reported_val_acc": registry.reported_value(job.id, "val_acc"),
             "loss_ratio": round(ratio, 4), "chance": round(float(row["chance"]), 2),
+            **({"train_acc_std": round(train_sd, 2), "reproduced_val_acc_std": round(val_sd, 2), "seeds": n}
+               if _seeded(job) else {}),
             "run": row["run"]})
     notes = _notes(job, metrics) + [
         f"fail: the loss did not decrease, i.e. the mean loss over the last 10% of "
-        f"training is not below {fail_ratio} x the mean over the first 10% "
+        f"training (averaged over the seeds) is not below {fail_ratio} x the mean over the first 10% "
         f"(loss_ratio column). train_acc is a clean pass (eval transform) over the "
         f"training images."]
     return _write(job, pd.DataFrame.from_records(records), notes)

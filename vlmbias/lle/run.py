@@ -73,8 +73,8 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
     eval_tf = R.eval_transform(recipe)
     train_ds = ShardImageDataset(data["train"], R.train_transform(recipe), cache_images=cache)
     eval_train_ds = train_ds.with_transform(eval_tf)
-    val_ds = ShardImageDataset(data["val"], eval_tf, cache_images=True)
-    test_ds = ShardImageDataset(data["test"], eval_tf, cache_images=True)
+    val_ds = ShardImageDataset(data["val"], eval_tf, cache_outputs=True)   # evaluated after every epoch
+    test_ds = ShardImageDataset(data["test"], eval_tf, cache_outputs=True)
     batch = int(recipe.get("micro_batch_size") or recipe["batch_size"])
     run_dir = os.path.dirname(metrics_path)
     n_models = [0]

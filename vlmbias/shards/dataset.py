@@ -86,15 +86,21 @@ class ShardImageDataset(Dataset):
     once per epoch). Cached images are shared, never modified: every transform returns a new one. ``pre_transform`` runs on the decoded PIL image
     before ``transform`` (corruptions that must hit train and val alike); with
     ``pre_transform_seed`` its randomness is fixed per image (validation sets).
+    ``cache_outputs`` keeps each transformed item too, for a deterministic transform (an
+    evaluation set evaluated after every epoch): the resize and normalisation run once per image.
     """
 
     def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
                  cache_images: bool = False, pre_transform: Callable | None = None,
-                 pre_transform_seed: int | None = None):
+                 pre_transform_seed: int | None = None, cache_outputs: bool = False):
         self.records = list(records)
         self.transform = transform
         self.pre_transform = pre_transform
         self.pre_transform_seed = pre_transform_seed
+        if cache_outputs and pre_transform is not None and pre_transform_seed is None:
+            raise ValueError("cache_outputs needs a deterministic pipeline: a random pre_transform without "
+                             "pre_transform_seed would be frozen at its first draw")
+        self._outputs: dict[int, object] | None = {} if cache_outputs else None
         self._cache: dict[int, Image.Image] | None = {} if cache_images else None
         self._extra_cache: dict[tuple[int, str], Image.Image] | None = {} if cache_images else None
         self._members: dict[str, dict[int, tuple[str, dict]]] = {}  # tar -> image offset -> (key, members)
@@ -107,6 +113,7 @@ class ShardImageDataset(Dataset):
         decode per image however many views a run takes of it)."""
         view = copy.copy(self)
         view.transform = transform
+        view._outputs = None  # another transform: the outputs cache is this dataset's own
         return view
 
     def raw(self, i: int) -> bytes:
@@ -142,6 +149,8 @@ class ShardImageDataset(Dataset):
         return img
 
     def __getitem__(self, i: int):
+        if self._outputs is not None and i in self._outputs:
+            return self._outputs[i], self.records[i].label
         img = self.image(i)
         if self.pre_transform is not None:
             if self.pre_transform_seed is None:
@@ -151,6 +160,8 @@ class ShardImageDataset(Dataset):
                     torch.manual_seed(self.pre_transform_seed * 1_000_003 + i)
                     img = self.pre_transform(img)
         x = self.transform(img) if self.transform is not None else img
+        if self._outputs is not None:
+            self._outputs[i] = x
         return x, self.records[i].label
 
     def labels(self) -> torch.Tensor:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from vlmbias.shards.writer import ShardWriter
 from vlmbias.toyworld.scenes import COMPONENTS
-from vlmbias.toyworld.signatures import apply_signature
-from vlmbias.toyworld.sources import _spec
+from vlmbias.toyworld.signatures import apply_signature, scaled
+from vlmbias.toyworld.sources import SHARED_CONTENT, _spec
 
 
 def sample_seed(name: str, index: int, seed: int) -> np.random.SeedSequence:
@@ -34,13 +34,29 @@ def sample_seed(name: str, index: int, seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8")), int(index)])
 
 
-def _render_sample(name: str, index: int, image_size: int, seed: int):
+def _check_difficulty(name: str, shared_content: float, signature_strength: float) -> None:
+    if not 0.0 <= shared_content <= 1.0:
+        raise ValueError(f"shared_content must be in [0, 1], got {shared_content}")
+    if signature_strength < 0:
+        raise ValueError(f"signature_strength must be >= 0, got {signature_strength}")
+    if (shared_content, signature_strength) != (0.0, 1.0) and not _spec(name).web:
+        raise ValueError(f"toy source {name!r} is not a web stand-in: shared_content and signature_strength "
+                         "apply to yfcc, cc, datacomp, laion and wit only")
+
+
+def _render_sample(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
+                   signature_strength: float = 1.0):
     spec = _spec(name)
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8, got {image_size}")
     ss_frame, ss_content, ss_sig, ss_meta = sample_seed(name, index, seed).spawn(4)
     rng_frame = np.random.default_rng(ss_frame)
     component = spec.pick_component(rng_frame)
+    shared = False
+    if shared_content > 0:  # an extra child seed (the planner's is the fifth): the other draws unchanged
+        rng_shared = np.random.default_rng(sample_seed(name, index, seed).spawn(6)[5])
+        if rng_shared.random() < shared_content:
+            component, shared = SHARED_CONTENT[int(rng_shared.integers(len(SHARED_CONTENT)))], True
     w, h = spec.canvas_size(rng_frame, image_size)
     if spec.planner is not None:  # an extra child seed: the other four (and old bytes) unchanged
         plan = spec.planner(np.random.default_rng(sample_seed(name, index, seed).spawn(5)[4]), index)
@@ -48,19 +64,22 @@ def _render_sample(name: str, index: int, image_size: int, seed: int):
     else:
         content = COMPONENTS[component](np.random.default_rng(ss_content), w, h)
     rng_sig = np.random.default_rng(ss_sig)
-    image = apply_signature(content.image.convert("RGB"), spec.signature, rng_sig)
+    signature = scaled(spec.signature, signature_strength)
+    image = apply_signature(content.image.convert("RGB"), signature, rng_sig)
     if image.size != (w, h):
         raise RuntimeError(f"component {component!r} returned size {image.size}, expected {(w, h)}")
     key = f"{name}_{index:07d}"
     meta = {"key": key, "source": name, "content": component, "caption": content.caption,
             "width": w, "height": h, **content.attrs}
+    if shared_content > 0:
+        meta["shared_content"] = shared
     if spec.meta_hook is not None:
         meta.update(spec.meta_hook(np.random.default_rng(ss_meta), index, dict(meta)))
     buf = io.BytesIO()
     if spec.image_format == "png":
         image.save(buf, format="PNG", optimize=False, compress_level=6)
     else:
-        lo, hi = spec.signature.jpeg_quality
+        lo, hi = signature.jpeg_quality
         image.save(buf, format="JPEG", quality=int(rng_sig.integers(lo, hi + 1)))
     data = buf.getvalue()
     extras = _encode_extras(component, content.extras, data, (w, h))
@@ -97,9 +116,12 @@ def _encode_extras(component: str, extras: dict, data: bytes, size: tuple[int, i
     return out
 
 
-def render(name: str, index: int, image_size: int, seed: int) -> tuple[Image.Image, str, dict, str]:
+def render(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
+           signature_strength: float = 1.0) -> tuple[Image.Image, str, dict, str]:
     """One sample of a source: (image before encoding, caption, json metadata, image extension)."""
-    image, caption, meta, ext, _, _ = _render_sample(name, index, image_size, seed)
+    _check_difficulty(name, shared_content, signature_strength)
+    image, caption, meta, ext, _, _ = _render_sample(name, index, image_size, seed, shared_content,
+                                                     signature_strength)
     return image, caption, meta, ext
 
 
@@ -108,18 +130,24 @@ def _split_counts(n: int, k: int) -> list[int]:
     return [q + (1 if i < r else 0) for i in range(k)]
 
 
-_SUMMARY_FIELDS = ("content", "people", "setting", "style", "split", "class_name")
+_SUMMARY_FIELDS = ("content", "people", "setting", "style", "split", "class_name", "shared_content")
 
 
 def generate_source(name: str, n_images: int, shard_paths: list[str], image_size: int = 64, seed: int = 0,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, shared_content: float = 0.0, signature_strength: float = 1.0) -> dict:
     """Write ``n_images`` samples of source ``name`` into the given tar shards.
 
     Samples ``0..n_images-1`` are split as evenly as possible over ``shard_paths`` in order
     (earlier shards take the remainder). Returns a summary with per-shard counts and counts
     per content component and group attribute.
+
+    The world's difficulty, for the web stand-ins only (``SourceSpec.web``): ``shared_content``
+    is the share of images drawn from the content every web source shows (``SHARED_CONTENT``)
+    instead of the source's own mixture; ``signature_strength`` scales the source's low-level
+    look toward neutral (``signatures.scaled``). The defaults (0, 1) leave every byte as it was.
     """
     spec = _spec(name)
+    _check_difficulty(name, shared_content, signature_strength)
     if isinstance(shard_paths, (str, bytes, os.PathLike)):
         raise TypeError("shard_paths must be a list of paths")
     shard_paths = [os.fspath(p) for p in shard_paths]
@@ -139,7 +167,8 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
         for path, count in zip(shard_paths, counts):
             with ShardWriter(path) as writer:  # an exception removes the shard being written
                 for i in range(index, index + count):
-                    _, caption, meta, ext, data, extras = _render_sample(name, i, image_size, seed)
+                    _, caption, meta, ext, data, extras = _render_sample(name, i, image_size, seed, shared_content,
+                                                                         signature_strength)
                     writer.write(meta["key"], {ext: data, "txt": caption.encode("utf-8"),
                                                "json": json.dumps(meta, sort_keys=True).encode("utf-8"), **extras})
                     fmt[ext] += 1
@@ -159,6 +188,8 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
         "image_size": int(image_size),
         "seed": int(seed),
         "image_format": spec.image_format,
+        "shared_content": float(shared_content),
+        "signature_strength": float(signature_strength),
         "shards": shards,
         "formats": dict(sorted(fmt.items())),
         "counts": {f: dict(sorted(c.items())) for f, c in tally.items() if c},

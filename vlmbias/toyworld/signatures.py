@@ -4,7 +4,7 @@ blur, JPEG quality), applied to every image after it is drawn."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -57,3 +57,23 @@ def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) 
             n = n + rng.normal(0.0, sig.chroma_noise, (h, w, 3)).astype(np.float32)
         a = a + n
     return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+NEUTRAL_JPEG_QUALITY = 88
+
+
+def scaled(sig: Signature, strength: float) -> Signature:
+    """``sig`` moved toward the neutral look by ``strength`` (1: unchanged, 0: neutral): colour,
+    lighting, vignette, blur and noise deviations scaled by it, the JPEG quality range pulled
+    toward q88. The per-image brightness jitter (variation within a source) is kept."""
+    if strength < 0:
+        raise ValueError(f"signature strength must be >= 0, got {strength}")
+    if strength == 1.0:
+        return sig
+    lo, hi = sig.jpeg_quality
+    q = lambda v: int(round(NEUTRAL_JPEG_QUALITY + strength * (v - NEUTRAL_JPEG_QUALITY)))  # noqa: E731
+    return replace(sig, brightness=1 + strength * (sig.brightness - 1), contrast=1 + strength * (sig.contrast - 1),
+                   saturation=1 + strength * (sig.saturation - 1), warmth=strength * sig.warmth,
+                   vignette=strength * sig.vignette, noise=strength * sig.noise,
+                   chroma_noise=strength * sig.chroma_noise, blur=strength * sig.blur,
+                   jpeg_quality=(min(100, max(1, q(lo))), min(100, max(1, q(hi)))))

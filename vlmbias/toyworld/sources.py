@@ -6,7 +6,7 @@ registries: ``class_names``, ``object_caption_templates`` and ``vocabulary``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -48,6 +48,9 @@ class SourceSpec:
     planner: optional ``fn(rng, index) -> dict`` deciding a sample's factors (split, label,
       group) BEFORE it is drawn: the dict is passed to the component as keyword arguments,
       which is how labeled worlds plant exact group proportions per split.
+    web: a dataset-classification web stand-in (YFCC, CC, DataComp, LAION, WIT): the world's
+      difficulty knobs (``generate_source``'s ``shared_content`` and ``signature_strength``)
+      apply to it, and to no other source.
     """
 
     name: str
@@ -61,6 +64,7 @@ class SourceSpec:
     description: str = ""
     classes: tuple[str, ...] = ()
     planner: Planner | None = None
+    web: bool = False
     _names: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _cum: tuple[float, ...] = field(init=False, repr=False, compare=False, default=())
 
@@ -106,6 +110,12 @@ def _imagenet_meta(rng: np.random.Generator, index: int, meta: dict) -> dict:
     return {"split": "val" if index % 5 == 4 else "train"}
 
 
+# Content every web source shows some of (drawn with probability ``shared_content`` instead of the
+# source's own mixture, uniformly from this pool): on those images only the source's low-level
+# look, aspect ratio and format tell where an image comes from.
+SHARED_CONTENT = ("photo_outdoor_people", "photo_indoor_people", "photo_landscape", "photo_street",
+                  "product_white", "web_portrait", "clipart", "flat_illustration", "text_ad", "cartoon_object")
+
 # DataComp and LAION share every component and the very same signature and framing; only
 # the mixture weights differ a little (LAION: more photos and portraits, fewer products).
 WEB_SIGNATURE = Signature(brightness=1.06, contrast=1.08, saturation=1.0, noise=1.5, jitter=0.05,
@@ -114,7 +124,7 @@ WEB_ASPECTS = (1.0, 1.0, 1.25, 1.5, 1.78)
 WEB_FRAMING = (1.0, 1.5)
 
 register_source(SourceSpec(
-    name="yfcc",
+    name="yfcc", web=True,
     description="Flickr-like photos: people, scenery, clutter; darker, warm, noisy, JPEG q70, 4:3 landscape",
     mixture={"photo_outdoor_people": 0.35, "photo_indoor_people": 0.2, "photo_landscape": 0.2,
              "photo_street": 0.15, "photo_group_event": 0.1},
@@ -123,7 +133,7 @@ register_source(SourceSpec(
     image_format="jpg", aspects=(4 / 3, 4 / 3, 1.5), portrait_prob=0.0, framing=(1.0, 1.25)))
 
 register_source(SourceSpec(
-    name="cc",
+    name="cc", web=True,
     description="Conceptual-Captions-like: bright saturated flat cartoons, illustrations, clothing, logos",
     mixture={"icon_set": 0.25, "cartoon_object": 0.15, "cartoon_character": 0.15, "flat_illustration": 0.25,
              "clothing_product": 0.1, "logo_badge": 0.1},
@@ -132,21 +142,21 @@ register_source(SourceSpec(
     image_format="jpg", aspects=(1.0, 1.0, 1.1, 1.2), portrait_prob=0.5, framing=(1.0, 1.1)))
 
 register_source(SourceSpec(
-    name="datacomp",
+    name="datacomp", web=True,
     description="DataComp-like web mix: products on white, text ads, stickers, clipart, some photos",
     mixture={"product_white": 0.32, "text_ad": 0.20, "sticker": 0.10, "clipart": 0.08, "web_portrait": 0.14,
              "screenshot": 0.08, "photo_outdoor_people": 0.04, "photo_landscape": 0.04},
     signature=WEB_SIGNATURE, image_format="jpg", aspects=WEB_ASPECTS, portrait_prob=0.35, framing=WEB_FRAMING))
 
 register_source(SourceSpec(
-    name="laion",
+    name="laion", web=True,
     description="LAION-like web mix: the DataComp components with slightly different weights, same signature",
     mixture={"product_white": 0.24, "text_ad": 0.14, "sticker": 0.08, "clipart": 0.10, "web_portrait": 0.18,
              "screenshot": 0.08, "photo_outdoor_people": 0.10, "photo_landscape": 0.08},
     signature=WEB_SIGNATURE, image_format="jpg", aspects=WEB_ASPECTS, portrait_prob=0.35, framing=WEB_FRAMING))
 
 register_source(SourceSpec(
-    name="wit",
+    name="wit", web=True,
     description="WIT-like Wikipedia pages: text, charts, diagrams, maps, archive photos; PNG, portrait",
     mixture={"document_text": 0.3, "bar_chart": 0.2, "diagram": 0.2, "map": 0.15, "archive_photo": 0.15},
     signature=Signature(saturation=0.95), image_format="png", aspects=(1.3, 1.414), portrait_prob=1.0,
@@ -229,6 +239,24 @@ register_source(SourceSpec(
     aspects=SOURCES["imagenet"].aspects, portrait_prob=0.15, framing=(1.0, 1.2), classes=SHORTCUT_CLASSES,
     planner=_shortcuts_plan))
 
+
+# Subtle cues (a test world, not one of the material's datasets): three sources with the very
+# same content mixture, framing and format whose signatures differ from one shared base by one
+# faint low-level cue each -- a colour cast (red +3%, blue -3%: about 4 levels of 255 at mid-grey),
+# extra sensor grain (luminance noise sigma 3 -> 6) and a slight softness (Gaussian blur 0.5 px).
+# Content alone cannot tell them apart (chance is 33%); the material's finding is that a ConvNeXt
+# picks such signatures up. config/subtle_cues.yaml runs t02 on them.
+SUBTLE_BASE = Signature(brightness=0.98, contrast=1.0, saturation=0.95, noise=3.0, jitter=0.08,
+                        jpeg_quality=(88, 92))
+SUBTLE_CUES = {"subtle_cast": {"warmth": 0.03}, "subtle_grain": {"noise": 6.0}, "subtle_soft": {"blur": 0.5}}
+for _name, _cue in SUBTLE_CUES.items():
+    register_source(SourceSpec(
+        name=_name,
+        description=f"subtle-cue test world: photos and objects, the shared base signature with {_cue}",
+        mixture={"photo_outdoor_people": 0.25, "photo_landscape": 0.25, "photo_street": 0.25,
+                 "object_on_texture": 0.25},
+        signature=replace(SUBTLE_BASE, **_cue), image_format="jpg", aspects=(4 / 3, 1.0), portrait_prob=0.0,
+        framing=(1.0, 1.2)))
 
 def _spec(name: str) -> SourceSpec:
     try:

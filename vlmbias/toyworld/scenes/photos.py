@@ -108,7 +108,7 @@ def photo_indoor_people(rng, w, h) -> Content:
     obj = _choice(rng, ("cup", "cup", "flower", "ball", "key"))
     oname, ocol = object_color(rng, obj)
     os_ = _u(rng, 0.14, 0.22) * min(w, h)
-    ox = _u(rng, tx0 + os_, tx1 - os_ / 2)
+    ox = _u(rng, tx0 + os_, max(tx0 + os_, tx1 - os_ / 2))   # (a portrait canvas: a narrow table)
     draw_object(d, obj, (ox - os_ / 2, ty - os_, ox + os_ / 2, ty), ocol, rng)
     _scatter_clutter(d, rng, w, h, floor_y, h - 2, int(rng.integers(1, 5)))
     n = int(_choice(rng, (1, 1, 2, 2, 3, 4)))
