@@ -7,17 +7,18 @@ images per source)."""
 
 import copy
 import os
+import pathlib
 
 import pytest
 import yaml
 from snakemake.utils import update_config
 
-from conftest import ROOT
 from vlmbias.dsc.run import run
 from vlmbias.dsc.spec import run_spec
 from vlmbias.shards.sampler import sample_dataset
 from vlmbias.toyworld import SOURCES, generate_source
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 VIEWS = ["subtle_cast", "subtle_grain", "subtle_soft"]
 
 

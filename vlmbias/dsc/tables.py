@@ -14,7 +14,7 @@ import pandas as pd
 
 from vlmbias.core.io import read_jsons
 from vlmbias.core.seeds import fmt, mean_std
-from vlmbias.dsc import figures
+from vlmbias.dsc import figures, findings
 from vlmbias.dsc.composition import composition_table
 from vlmbias.shards.sampler import load_index
 from vlmbias.tables import registry
@@ -75,6 +75,7 @@ def _notes(job: TableJob, metrics: dict[str, dict]) -> list[str]:
         "reproduced: computed by this workflow; reported: the material's value; "
         "chance = 100 / number of classes.",
     ]
+    notes += list((job.table.section(job.config) or {}).get("notes") or [])
     if _seeded(job):
         n = max(len(r["runs"]) for r in job.params.rows)
         notes.append(f"Each reproduced value: mean ± std over {n} seeds (seeds column; the seed sets model "
@@ -95,16 +96,25 @@ def _write(job: TableJob, df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return df
 
 
-def write_accuracy(job: TableJob) -> pd.DataFrame:
-    """t01, t05: validation accuracy of each row's run."""
+def write_combinations(job: TableJob) -> pd.DataFrame:
+    """t01: validation accuracy per combination, and whether the material's findings show."""
     metrics = load_metrics(job.input.metrics)
-    return _write(job, accuracy_frame(job, metrics), _notes(job, metrics))
+    df = accuracy_frame(job, metrics)
+    return _write(job, df, _notes(job, metrics) + findings.combinations(df))
+
+
+def write_augmentation(job: TableJob) -> pd.DataFrame:
+    """t05: augmentation x training images, and whether the material's findings show."""
+    metrics = load_metrics(job.input.metrics)
+    df = accuracy_frame(job, metrics)
+    return _write(job, df, _notes(job, metrics) + findings.augmentation(df))
 
 
 def write_architectures(job: TableJob) -> pd.DataFrame:
     """t02: accuracy and parameter count per architecture."""
     metrics = load_metrics(job.input.metrics)
-    return _write(job, accuracy_frame(job, metrics, {"params": "params"}), _notes(job, metrics))
+    df = accuracy_frame(job, metrics, {"params": "params"})
+    return _write(job, df, _notes(job, metrics) + findings.architectures(df))
 
 
 def write_model_size(job: TableJob) -> pd.DataFrame:
@@ -116,7 +126,7 @@ def write_model_size(job: TableJob) -> pd.DataFrame:
     df["reported_acc"] = [registry.reported_value(job.id, labels[m]) if m in labels else float("nan")
                           for m in df["model"]]
     df.insert(1, "paper_point", [labels.get(m, "") for m in df["model"]])
-    _write(job, df, _notes(job, metrics))
+    _write(job, df, _notes(job, metrics) + findings.model_size(df))
     figures.plot_model_size(df, job.output.png, job.id, data_description(job.config),
                             registry.reported_value(job.id, "points"))
     return df
@@ -125,7 +135,8 @@ def write_model_size(job: TableJob) -> pd.DataFrame:
 def write_train_images(job: TableJob) -> pd.DataFrame:
     """f04: accuracy against training images per dataset."""
     metrics = load_metrics(job.input.metrics)
-    df = _write(job, accuracy_frame(job, metrics), _notes(job, metrics))
+    df = accuracy_frame(job, metrics)
+    _write(job, df, _notes(job, metrics) + findings.train_images(df))
     figures.plot_train_images(df, job.output.png, job.id, data_description(job.config), job.table.reported)
     return df
 
@@ -136,7 +147,8 @@ def write_corruptions(job: TableJob) -> pd.DataFrame:
     notes = _notes(job, metrics) + [
         "Each corruption is applied to training AND validation images after decoding, "
         "before the recipe's transforms (see vlmbias/train/corruptions.py)."]
-    return _write(job, accuracy_frame(job, metrics), notes)
+    df = accuracy_frame(job, metrics)
+    return _write(job, df, notes + findings.corruptions(df))
 
 
 def loss_ratio(metrics: dict, frac: float = 0.1) -> float:
