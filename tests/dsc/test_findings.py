@@ -56,3 +56,9 @@ def test_combinations_and_architectures():
     assert "72.0 vs 70.0: yes." in b
     arch = frame([70.0, 80.0], model=["AlexNet", "ViT-S"], chance=[33.3, 33.3])
     assert F.architectures(arch)[0].endswith("AlexNet lowest: yes.")
+
+
+def test_one_size_has_no_trend():
+    df = frame([70.0, 72.0], [1.0, 1.0], n_train=[400, 400], augmentation=["no_aug", "crop"])
+    (line,) = F.augmentation(df)
+    assert line.startswith("Finding, augmentation helps at the largest size")

@@ -92,6 +92,8 @@ def train_images(df: pd.DataFrame, group: str = "model") -> list[str]:
     out = []
     for name, d in df.groupby(group, sort=False):
         idx = list(d.sort_values("n_train").index)
+        if len(idx) < 2:   # one size (a trimmed sweep): no trend to read
+            continue
         no_drop, up = _rises(df, idx)
         out.append(f"Finding, {name} rises with images: {_series(df, idx)}: {_yes(no_drop and up)}"
                    + ("" if no_drop else " (a step down beyond the spread)")
