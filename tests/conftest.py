@@ -28,20 +28,31 @@ def toy_config():
         return yaml.safe_load(f)
 
 
+def sample_toy_sources(root, n_images: dict, n_train: int, n_val: int, image_size: int, max_side: int) -> dict:
+    """Toy sources (name -> images) written as 2 raw shards each under ``root/raw`` and sampled
+    under ``root/samples``; returns name -> sample directory."""
+    dirs = {}
+    for name, n in n_images.items():
+        shards = [str(root / "raw" / name / f"{i:05d}.tar") for i in range(2)]
+        os.makedirs(os.path.dirname(shards[0]), exist_ok=True)
+        generate_source(name, n, shards, image_size=image_size, seed=0)
+        dirs[name] = str(root / "samples" / name)
+        sample_dataset(name, shards, dirs[name], n_train=n_train, n_val=n_val, seed=0,
+                       max_side=max_side, max_bad_fraction=0.05, progress=False)
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def toy_sampler():
+    """``sample_toy_sources``, for tests that build a toy world of their own."""
+    return sample_toy_sources
+
+
 @pytest.fixture(scope="session")
 def tiny_samples(tmp_path_factory):
     """Three toy sources (yfcc, cc, datacomp), 90 images each, sampled 60 train / 24 val."""
-    root = tmp_path_factory.mktemp("tiny_world")
-    dirs = {}
-    for name in ("yfcc", "cc", "datacomp"):
-        shards = [str(root / "raw" / name / f"{i:05d}.tar") for i in range(2)]
-        os.makedirs(os.path.dirname(shards[0]), exist_ok=True)
-        generate_source(name, 90, shards, image_size=40, seed=0)
-        out = root / "samples" / name
-        sample_dataset(name, shards, str(out), n_train=60, n_val=24, seed=0,
-                                max_side=40, max_bad_fraction=0.05, progress=False)
-        dirs[name] = str(out)
-    return dirs
+    return sample_toy_sources(tmp_path_factory.mktemp("tiny_world"), dict.fromkeys(("yfcc", "cc", "datacomp"), 90),
+                              n_train=60, n_val=24, image_size=40, max_side=40)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ measured 64.3% with the max-pool stem and 37.7% with the patchify one (chance 33
 images per source)."""
 
 import copy
-import os
 import pathlib
 
 import pytest
@@ -15,29 +14,22 @@ from snakemake.utils import update_config
 
 from vlmbias.dsc.run import run
 from vlmbias.dsc.spec import run_spec
-from vlmbias.shards.sampler import sample_dataset
-from vlmbias.toyworld import SOURCES, generate_source
+from vlmbias.toyworld import SOURCES
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VIEWS = ["subtle_cast", "subtle_grain", "subtle_soft"]
 
 
 @pytest.fixture(scope="module")
-def subtle(tmp_path_factory, toy_config):
+def subtle(tmp_path_factory, toy_config, toy_sampler):
     cfg = copy.deepcopy(toy_config)
     with open(ROOT / "config" / "subtle_cues.yaml") as f:
         update_config(cfg, yaml.safe_load(f))
     cfg["train"].update(samples_seen=16000, warmup_samples=1600)
     root = tmp_path_factory.mktemp("subtle")
-    dirs = {}
-    for name in VIEWS:
-        shards = [str(root / "raw" / name / f"{i:05d}.tar") for i in range(2)]
-        os.makedirs(os.path.dirname(shards[0]), exist_ok=True)
-        generate_source(name, cfg["toyworld"]["n_images_by_source"][name], shards,
-                        image_size=cfg["toyworld"]["image_size"], seed=0)
-        dirs[name] = str(root / "samples" / name)
-        sample_dataset(name, shards, dirs[name], n_train=cfg["sampling"]["n_train"], n_val=cfg["sampling"]["n_val"],
-                       seed=0, max_side=cfg["sampling"]["max_side"], max_bad_fraction=0.05, progress=False)
+    dirs = toy_sampler(root, {n: cfg["toyworld"]["n_images_by_source"][n] for n in VIEWS},
+                       n_train=cfg["sampling"]["n_train"], n_val=cfg["sampling"]["n_val"],
+                       image_size=cfg["toyworld"]["image_size"], max_side=cfg["sampling"]["max_side"])
     return cfg, dirs, root
 
 
