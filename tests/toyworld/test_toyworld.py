@@ -383,10 +383,13 @@ def test_webpairs_are_captioned_pairs_with_web_correlations():
     content = Counter(m["content"] for m in metas)
     assert content["web_object"] > 80 and content["bird_scene"] > 40 and content["celeb_face"] > 25
     birds = [m for m in metas if m["content"] == "bird_scene"]
-    assert sum(m["y"] == m["place"] for m in birds) >= 0.75 * len(birds)  # mostly in their habitat
+    assert sum(m["y"] == m["place"] for m in birds) >= 0.6 * len(birds)  # mostly in their habitat (70%)
     faces = [m for m in metas if m["content"] == "celeb_face"]
     blond = [m for m in faces if m["blond"]]
     assert sum(m["male"] for m in blond) <= 0.35 * len(blond)  # blond hair mostly on women
+    men = [m for m in faces if m["male"]]  # some men wear a cap over their hair, no woman does
+    assert 0.2 * len(men) <= sum(m["cap"] for m in men) <= 0.6 * len(men)
+    assert not any(m["cap"] for m in faces if not m["male"])
     # web-like captions: the object, bird or face named with and without colour, place or gender
     objects = [m for m in metas if m["content"] == "web_object"]
     assert all(m["class_name"] in m["caption"] for m in objects)
