@@ -408,3 +408,44 @@ def test_undecodable_extra_image_skips_the_sample_when_resizing(tmp_path):
     out = _members(next((tmp_path / "out" / "shards").glob("train-*.tar")))
     assert all(m["note.txt"] == b"kept as is" and Image.open(io.BytesIO(m["mask.png"])).size == (26, 20)
                for m in out.values())
+
+
+def test_odd_content_decided_once_at_sampling(tmp_path):
+    """Real-world content (issue: a 16-bit grey PNG sampled as near-white, transparency dropped,
+    a key written twice sampled twice): a 16-bit image small enough to keep its size is scaled
+    and stored as 8-bit, a transparent one composited onto ``alpha_background`` and stored so,
+    a plain small image keeps its bytes, and a duplicated key is sampled once and counted."""
+    ramp = np.linspace(0, 65535, 16 * 12).round().astype(np.uint16).reshape(12, 16)
+    rgba = Image.new("RGBA", (16, 12), (255, 0, 0, 0))
+    rgba.putpixel((3, 4), (0, 255, 0, 255))
+
+    def png(image):
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return buf.getvalue()
+
+    plain = image_bytes(16, 12, "JPEG", seed=5)
+    raw = tmp_path / "odd.tar"
+    with tarfile.open(raw, "w") as tf:
+        for name, data in (("g16.png", png(Image.fromarray(ramp))), ("g16.json", b'{"kind": "16-bit"}'),
+                           ("plain.jpg", plain), ("plain.json", b'{"kind": "plain"}'),
+                           ("alpha.png", png(rgba)), ("alpha.json", b'{"kind": "rgba"}'),
+                           ("plain.png", image_bytes(16, 12, seed=6)), ("plain.txt", b"plain again")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    out = tmp_path / "out"
+    frame = run([str(raw)], out, n_train=2, n_val=1, alpha_background=(0, 0, 64), max_bad_fraction=0.5)
+    assert sorted(frame["source_key"]) == ["alpha", "g16", "plain"]
+    got = {}
+    for row in frame.itertuples():
+        got[row.source_key] = (read_member(str(out / row.shard), row.offset, row.size), row.ext)
+    g16 = np.asarray(Image.open(io.BytesIO(got["g16"][0])))
+    assert got["g16"][1] == "png" and g16.dtype == np.uint8 and np.abs(g16[..., 0] - ramp / 257).max() <= 0.5
+    alpha = np.asarray(Image.open(io.BytesIO(got["alpha"][0])))
+    assert alpha.shape == (12, 16, 3) and alpha[0, 0].tolist() == [0, 0, 64] and alpha[4, 3].tolist() == [0, 255, 0]
+    assert got["plain"] == (plain, "jpg")  # 8-bit, opaque and small: its bytes as they were
+    bad = json.load(open(out / "bad_input.json"))
+    assert bad["skipped_by_reason"]["duplicate_key"] == 1 and bad["seen"] == 4
+    with pytest.raises(ValueError, match="alpha_background"):
+        run([str(raw)], tmp_path / "o2", n_train=2, n_val=1, alpha_background=(0, 0, 256))

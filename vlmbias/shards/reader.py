@@ -35,9 +35,13 @@ Bad input is skipped and counted, never silently, by a
     when json is read).
 ``undecodable_image``
     image bytes PIL cannot decode (counted by the readers that decode).
+``duplicate_key``
+    a sample whose key an earlier sample of the same shard already had (a key written twice,
+    or a sample's members split by another's): the first one is kept, each later one skipped
+    whole, so no sample is drawn twice or paired with another's caption and metadata.
 
 A skipped sample gets exactly one reason, checked in this order:
-``truncated_tar``, ``missing_image``, ``bad_json``. Every reader keeps the
+``truncated_tar``, ``duplicate_key``, ``missing_image``, ``bad_json``. Every reader keeps the
 identity ``seen == used + skipped + unsampled``; the counter refuses to report
 when it does not hold.
 """
@@ -54,13 +58,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, NamedTuple
 
+import numpy as np
 from braceexpand import braceexpand
 from PIL import Image
 
 from vlmbias.core.io import write_json
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
-REASONS = ("missing_image", "truncated_tar", "bad_json", "undecodable_image", "unreadable_shard")
+REASONS = ("missing_image", "truncated_tar", "bad_json", "undecodable_image", "unreadable_shard", "duplicate_key")
 
 #: json members larger than this are not read and count as ``bad_json``.
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -331,6 +336,7 @@ class _Pending:
     meta: dict | None = None
     bad_json: bool = False
     has_image: bool = False
+    duplicate: bool = False
 
 
 def _unreadable_detail(magic: bytes, error: Exception | None) -> str:
@@ -401,7 +407,9 @@ def _scan(
             return
 
         def finish(p: _Pending):
-            if not p.has_image:
+            if p.duplicate:
+                counter.skip(path, "duplicate_key", detail=f"key {p.key} met again")
+            elif not p.has_image:
                 counter.skip(path, "missing_image")
             elif p.bad_json:
                 counter.skip(path, "bad_json")
@@ -411,6 +419,7 @@ def _scan(
 
         pending: _Pending | None = None
         broken: str | None = None
+        keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
         while True:
             try:
                 info = tf.next()
@@ -430,13 +439,14 @@ def _scan(
             if pending is None or key != pending.key:
                 if pending is not None and (done := finish(pending)) is not None:
                     yield done
-                pending = _Pending(key)
+                pending = _Pending(key, duplicate=key in keys)
+                keys.add(key)
                 counter.seen_sample(path)
             if info.offset_data + info.size > file_size:
                 broken = f"member {info.name} runs past the end of the file"
                 break
-            if ext in pending.members:
-                continue  # a repeated extension: the first one wins
+            if ext in pending.members or pending.duplicate:
+                continue  # a repeated extension: the first one wins; a duplicate's members: none read
             pending.members[ext] = (info.offset_data, info.size)
             is_first_image = ext in IMAGE_EXTS and not pending.has_image
             pending.has_image = pending.has_image or ext in IMAGE_EXTS
@@ -464,7 +474,8 @@ def scan_shard(path: str, counter: BadInputCounter, read_json: bool = True) -> I
     without it ``meta`` is None and bad json goes unnoticed). Counts every
     sample met as seen and every bad one as skipped (see the module doc);
     never raises on bad input. The caller counts the yielded samples as
-    used or unsampled. Memory does not grow with the number of members.
+    used or unsampled. Memory grows with the shard's number of keys only (the set that finds
+    duplicate keys), not with its members or data.
     """
     for ref, _ in _scan(path, counter, read_json=read_json, read_payload=False):
         yield ref
@@ -480,9 +491,49 @@ def read_member(path: str, offset: int, size: int) -> bytes:
     return data
 
 
-def decode_image(data: bytes, mode: str | None = "RGB") -> Image.Image:
+#: The colour transparent pixels are composited onto (``sampling.alpha_background``): white, as a
+#: browser shows a transparent PNG. It is itself a low-level signature (the material lists DataComp's
+#: transparent backgrounds), so the choice is the config's.
+ALPHA_BACKGROUND = (255, 255, 255)
+_HIGH_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def needs_conversion(image: Image.Image) -> bool:
+    """Whether :func:`to_rgb` does more than PIL's ``convert("RGB")`` for ``image``: more than
+    8 bits per channel, or transparency."""
+    return image.mode in (*_HIGH_BIT, "F") or has_alpha(image)
+
+
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = ALPHA_BACKGROUND) -> Image.Image:
+    """``image`` as 8-bit RGB. PIL's ``convert("RGB")`` clips high-bit-depth grey to 255 (a 16-bit
+    ramp 0..65535 becomes nearly white) and drops alpha, showing whatever colour the transparent
+    pixels hold; here 16-bit and 32-bit integer grey (``I;16*``, ``I``: taken as 0..65535) are
+    scaled by 255 / 65535, float grey (``F``) taken as 0..1 when its maximum is at most 1 and as
+    0..255 otherwise, and transparent images (an alpha band, or a palette / grey / RGB image with a
+    ``transparency`` entry) composited onto ``background``."""
+    if image.mode in _HIGH_BIT:
+        a = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.round(np.clip(a, 0, 65535) * (255 / 65535)).astype(np.uint8), "L")
+    elif image.mode == "F":
+        a = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        scale = 255.0 if a.size and a.max() <= 1.0 else 1.0
+        image = Image.fromarray(np.round(np.clip(a * scale, 0, 255)).astype(np.uint8), "L")
+    if has_alpha(image):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*background, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def decode_image(data: bytes, mode: str | None = "RGB",
+                 background: tuple[int, int, int] = ALPHA_BACKGROUND) -> Image.Image:
     """Decode image bytes into a fully loaded PIL image in ``mode`` (None: the stored mode, e.g.
-    a mask's "L"; no EXIF transpose).
+    a mask's "L"; no EXIF transpose). "RGB" goes through :func:`to_rgb` (high bit depths
+    scaled, transparency composited onto ``background``).
 
     Raises :class:`ImageDecodeError` on any failure, truncated images and
     PIL's decompression-bomb limit included.
@@ -490,6 +541,8 @@ def decode_image(data: bytes, mode: str | None = "RGB") -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
+            if mode == "RGB":
+                return to_rgb(im, background)
             return im.convert(mode) if mode is not None else im.copy()
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
         raise ImageDecodeError(f"cannot decode image ({type(e).__name__}: {e})") from e

@@ -22,7 +22,12 @@ The protocol of Liu & He (appendix A), made streaming and seeded:
    priority order (rare: only when many candidates are undecodable).
 3. Images whose shorter side is above ``max_side`` are resized (bicubic) so
    that it equals ``max_side`` and re-encoded (png, or jpeg); smaller images
-   keep their original bytes and extension (never upscaled or re-encoded).
+   keep their original bytes and extension (never upscaled or re-encoded), unless their
+   decoding does more than PIL's plain RGB conversion: images of more than 8 bits per channel
+   (scaled to 8 bits, not clipped) and transparent ones (composited onto
+   ``alpha_background``, white by default: ``sampling.alpha_background``) are stored as
+   decoded, in the resized format, so every reader sees what was decided here
+   (:func:`vlmbias.shards.reader.to_rgb`).
    Extra members of a sample (any extension but the image's, another image's, ``txt`` and
    ``json``; e.g. ``car_mask.png``) are carried to the output under the same names, their
    bytes unchanged; when the image was resized, an extra member whose name ends in an image
@@ -61,14 +66,17 @@ from PIL import Image
 from tqdm import tqdm
 
 from vlmbias.shards.reader import (
+    ALPHA_BACKGROUND,
     IMAGE_EXTS,
     BadInputCounter,
     ImageDecodeError,
     ShardError,
     decode_image,
     expand_shards,
+    needs_conversion,
     read_member,
     scan_shard,
+    to_rgb,
 )
 from vlmbias.shards.writer import ShardWriter
 
@@ -220,6 +228,7 @@ def sample_dataset(
     jpeg_quality: int = 95,
     progress: bool = True,
     splits: Mapping[str, int] | None = None,
+    alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND,
 ) -> pd.DataFrame:
     """Draw ``n_val`` + ``n_train`` images of one dataset (see the module doc) and write them.
 
@@ -267,6 +276,9 @@ def sample_dataset(
             if source_split is not None and split is not None and split != source_split:
                 return None
             return ""
+    alpha_background = tuple(int(c) for c in alpha_background)
+    if len(alpha_background) != 3 or not all(0 <= c <= 255 for c in alpha_background):
+        raise ValueError(f"alpha_background must be 3 values in 0..255 (R, G, B), got {alpha_background}")
     if max_side < 1 or samples_per_shard < 1:
         raise ValueError(f"max_side and samples_per_shard must be >= 1, got {max_side}, {samples_per_shard}")
     if resized_format.lower() not in _FORMATS:
@@ -310,7 +322,10 @@ def sample_dataset(
                     processed[si] += 1
                     data = read_member(path, offset, size)
                     try:
-                        image = decode_image(data)
+                        stored = decode_image(data, mode=None)
+                        converted = needs_conversion(stored)
+                        image = to_rgb(stored, alpha_background)
+                        del stored
                         resized = _resize(image, max_side)
                         extras = _extras(path, key, extra_locs, None if resized is None else resized.size,
                                          jpeg_quality)
@@ -326,6 +341,8 @@ def sample_dataset(
                     caption = read_member(path, *txt_loc).decode("utf-8", "replace") if txt_loc else None
                     if resized is not None:
                         image, data, ext = resized, _encode(resized, pil_format, jpeg_quality), resized_ext
+                    elif converted:  # kept at its size, but stored as decided here (see step 3)
+                        data, ext = _encode(image, pil_format, jpeg_quality), resized_ext
                     out_key = f"{name}-{split}-{rank:08d}"
                     out_meta = {**meta, "dataset": name, "split": split, "source_shard": path, "source_key": key}
                     members = {ext: data}
