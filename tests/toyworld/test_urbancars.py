@@ -85,19 +85,28 @@ def test_masks_and_background_only_image(tmp_path):
         # the official placement: the car inside the central box, the co-object inside the right one
         car_box, co_box = np.zeros_like(car), np.zeros_like(co)
         car_box[16:48, 16:48] = True
-        co_box[24:40, 48:] = True
+        co_box[19:44, 38:] = True
         assert not (car & ~car_box).any() and not (co & ~co_box).any()
-        assert car.sum() > co.sum() > 20
+        assert car.sum() > 100 and co.sum() > 20
         # background-only: the boxes hold the left quarter's strips; everything else is the image
         assert (bg[~(car_box | co_box)] == img[~(car_box | co_box)]).all()
-        assert (bg[16:48, 16:32] == img[16:48, :16]).all() and (bg[16:48, 32:48] == img[16:48, :16]).all()
-        assert (bg[24:40, 48:] == img[24:40, :16]).all()
+        left = np.concatenate([img[:, :16]] * 4, axis=1)  # the left quarter's strips, repeated
+        assert (bg[16:48, 16:32] == img[16:48, :16]).all()
+        assert (bg[car_box & ~co_box] == left[:, :32][car_box[:, 16:48] & ~co_box[:, 16:48]]).all()
+        assert (bg[19:44, 38:] == left[19:44, :26]).all()  # the co-object box, filled last
         diff = np.abs(img - bg).sum(-1) > 30
         shares.append((diff[car].mean(), diff[co].mean()))
     shares = np.array(shares)
     assert shares.mean(0).min() > 0.85 and shares.min() > 0.5  # the masks lie on what was erased
     counter = BadInputCounter()  # extra members do not make a sample bad
     assert len(list(iter_samples([path], counter))) == 24 and counter.skipped == 0
+
+
+def test_coobj_box_is_the_official_one_at_the_official_size(monkeypatch):
+    assert uc.coobj_box(64, 64) == (19, 44, 38)  # the toy's 0.4 co-object centred at 0.8W
+    monkeypatch.setattr(uc, "COOBJ_SIDE", 0.25)
+    monkeypatch.setattr(uc, "COOBJ_X", 0.875)
+    assert uc.coobj_box(256, 256) == (96, 160, 192)  # gen_bg_only: rows 0.375H-0.625H, columns 0.75W-W
 
 
 def test_same_seed_same_bytes(tmp_path):

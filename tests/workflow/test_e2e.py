@@ -268,23 +268,27 @@ def test_perceptionclip_conditioning_on_the_background(smoke_run):
 
 
 def test_lle_urbancars_whac_a_mole_and_lle(smoke_run):
-    """t14's planted truths (3 seeds, means): ERM leans on the shortcuts (a large BG+CoObj gap);
-    JTT (E=2) narrows the BG gap and widens the CoObj gap (the Whac-A-Mole pattern); LLE does not
-    widen any gap beyond noise (the toy's co-object is the weaker shortcut: ERM's own CoObj gap is
-    a few points; see the table notes). Not asserted: LLE narrowing ERM's gaps. It did on one
-    machine (BG+CoObj -3.4 +- 0.6 against ERM's -10.1 in the default run) but not on another,
-    whose CPU changes the runs at float level: -7.0 +- 4.6 against -7.7 +- 2.5 (seeds -3.3, -5.7,
-    -12.1 against -7.4, -10.3, -5.4)."""
+    """t14's planted truths (3 seeds, means; the smoke's rows are the default run's): ERM takes
+    both shortcuts and the two together overrule the car (measured: BG -37.4, CoObj -8.6,
+    BG+CoObj -66.6; the material -15.3 / -11.2 / -69.2); JTT (E=2) narrows the BG gap and widens
+    the CoObj gap (the Whac-A-Mole pattern: -3.1 / -22.0); LLE narrows the BG and BG+CoObj gaps
+    (-25.9 / -51.6, every seed's BG+CoObj above ERM's) and leaves the CoObj gap within noise
+    (-10.9 +- 7.1). Not asserted: LLE narrowing the CoObj gap, which the material reports and
+    this toy does not show. The margins are about half of what was measured, for another CPU's
+    float-level differences (an earlier toy world's LLE lead did not survive one)."""
     df = pd.read_csv(smoke_run / "results/tables/t14_lle_urbancars.csv").set_index("method")
     assert list(df.index) == ["erm", "jtt_e2", "lle"] and (df["seeds"] == 3).all()
     assert df.loc["erm", "both_gap_reported"] == -69.2 and df.loc["lle", "id_acc_reported"] == 96.7
     erm, jtt, lle = df.loc["erm"], df.loc["jtt_e2"], df.loc["lle"]
-    assert erm["bg_gap"] < -8 and erm["both_gap"] < -5 and erm["id_acc"] > 90, erm   # measured -11.5 / -7.7 and lower
-    assert jtt["bg_gap"] > erm["bg_gap"] + 2 and jtt["coobj_gap"] < erm["coobj_gap"], df
-    assert lle["id_acc"] > 95 and lle["both_gap"] > erm["both_gap"] - 3, df
-    assert lle["bg_gap"] > erm["bg_gap"] - 3 and lle["coobj_gap"] > erm["coobj_gap"] - 3, df
+    assert erm["id_acc"] > 93 and erm["both_gap"] < -45 and erm["bg_gap"] < -20 and erm["coobj_gap"] < -3, erm
+    assert erm["both_gap"] < erm["bg_gap"] + erm["coobj_gap"] - 5, erm  # together they overrule the car
+    assert jtt["bg_gap"] > erm["bg_gap"] + 15 and jtt["coobj_gap"] < erm["coobj_gap"] - 5, df
+    assert lle["id_acc"] > 93 and lle["both_gap"] > erm["both_gap"] + 7 and lle["bg_gap"] > erm["bg_gap"] + 3, df
+    assert lle["coobj_gap"] > erm["coobj_gap"] - 7, df
     md = (smoke_run / "results/tables/t14_lle_urbancars.md").read_text()
-    assert "±" in md and "LLE against ERM" in md and "JTT (E=2) (BG" in md
+    assert "±" in md and "ERM relies on background and co-object" in md
+    assert ("LLE against ERM: narrows BG, BG+CoObj" in md or "LLE against ERM: narrows all three" in md) \
+        and "JTT (E=2) (BG" in md
 
 
 def test_lle_imagenet_whac_a_mole_and_lle(smoke_run):

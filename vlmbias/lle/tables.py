@@ -74,9 +74,19 @@ def findings(df: pd.DataFrame) -> list[str]:
                + ("; ".join(moles) if moles else "none") + ".")
     if (df["method"] == "lle").any():
         lle = df[df["method"] == "lle"].iloc[0]
-        narrowed = [k for k in GAPS if lle[k] > erm[k]]
-        out.append(f"LLE against ERM: {'narrows all three gaps' if len(narrowed) == 3 else 'narrows ' + (', '.join(narrowed) or 'none')} "
-                   f"(BG {lle['bg_gap']:.1f} vs {erm['bg_gap']:.1f}, CoObj {lle['coobj_gap']:.1f} vs "
+        names = dict(zip(GAPS, ("BG", "CoObj", "BG+CoObj")))
+        delta = {k: round(round(lle[k], 1) - round(erm[k], 1), 1) for k in GAPS}  # as printed
+        narrowed = [names[k] for k in GAPS if delta[k] > 0]
+        widened = []
+        for k in GAPS:
+            d = delta[k]
+            if d < 0:
+                spread = max(lle.get(f"{k}_std", 0) or 0, erm.get(f"{k}_std", 0) or 0)  # NaN (one seed) -> 0
+                within = " (within the seeds' spread)" if spread == spread and -d <= spread else ""
+                widened.append(f"{names[k]} by {-d:.1f}{within}")
+        out.append(f"LLE against ERM: {'narrows all three gaps' if len(narrowed) == 3 else 'narrows ' + (', '.join(narrowed) or 'none')}"
+                   + (f"; widens {', '.join(widened)}" if widened else "")
+                   + f" (BG {lle['bg_gap']:.1f} vs {erm['bg_gap']:.1f}, CoObj {lle['coobj_gap']:.1f} vs "
                    f"{erm['coobj_gap']:.1f}, BG+CoObj {lle['both_gap']:.1f} vs {erm['both_gap']:.1f}).")
     return out
 
