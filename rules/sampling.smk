@@ -3,9 +3,32 @@
 # entry with `splits:` keeps its own predefined splits instead, with a count per split.
 
 
+# A user's dataset (shards: patterns) is listed once while the workflow parses; its sample job
+# reads the shard manifest, not the shards as inputs (388,000 of them in config/paper.yaml), and
+# the listing's digest as a parameter reruns the manifest, hence the sampling, when a shard is
+# added, removed, resized or touched (vlmbias/shards/manifest.py).
+rule shard_manifest:
+    output:
+        "results/manifests/{dataset}.tsv",
+    params:
+        digest=lambda wildcards: vconfig.shard_digest(config, wildcards.dataset),
+        patterns=lambda wildcards: config["datasets"][wildcards.dataset]["shards"],
+    log:
+        "logs/shard_manifest/{dataset}.log",
+    benchmark:
+        "benchmarks/data/shard_manifest/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/sampling.yaml"
+    script:
+        "../scripts/shard_manifest.py"
+
+
 rule sample:
     input:
-        lambda wildcards: vconfig.dataset_shard_paths(config, wildcards.dataset),
+        unpack(lambda wildcards: vconfig.sample_input(config, wildcards.dataset)),
     output:
         shards=directory("results/samples/{dataset}/shards"),
         index="results/samples/{dataset}/index.parquet",

@@ -5,13 +5,18 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))
 from vlmbias.core import smk  # noqa: E402
+from vlmbias.shards.manifest import read_manifest  # noqa: E402
 from vlmbias.shards.sampler import sample_dataset  # noqa: E402
 
 log = smk.setup(snakemake)
 cfg = snakemake.params.sampling
 out_dir = os.path.dirname(snakemake.output.index)  # writes shards/, index.parquet, bad_input.json there
+if "manifest" in snakemake.input.keys():  # a user's shards, as listed when the workflow parsed
+    shards = read_manifest(snakemake.input.manifest)
+else:  # toy-world or converted shards, outputs of the DAG
+    shards = list(snakemake.input.shards)
 index = sample_dataset(
-    snakemake.wildcards.dataset, list(snakemake.input), out_dir,
+    snakemake.wildcards.dataset, shards, out_dir,
     n_train=int(cfg["n_train"]), n_val=int(cfg["n_val"]), seed=int(snakemake.params.seed),
     max_side=int(cfg["max_side"]), max_bad_fraction=float(snakemake.params.max_bad_fraction),
     source_split=cfg.get("source_split", "train"),

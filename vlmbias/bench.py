@@ -3,7 +3,7 @@
     python -m vlmbias.bench [benchmarks/]           # summarise an existing run's benchmark files
     python -m vlmbias.bench run [--cores N] [--workdir DIR] [--configfile F ...]
                                                     # the toy DAG from scratch, timed
-    python -m vlmbias.bench dag                     # DAG building of config/paper.yaml
+    python -m vlmbias.bench dag [--few]             # DAG building of config/paper.yaml
 
 ``summarise``: each rule writes ``benchmarks/<family>/<rule>/<job>.tsv`` (the family: ``data``,
 ``clip``, ``report`` or a table family of the registry: ``dsc``, ``textspan``...); prints, per
@@ -11,8 +11,8 @@ rule, the number of jobs, the summed and the largest wall time (s) and the peak 
 then per family.
 ``run``: runs the default toy config (or the given config files) from scratch in a fresh
 directory, then prints the summary and the total wall time. ``dag``: a dry-run of
-``config/paper.yaml`` with every dataset pointed at placeholder shard files (the material's full
-protocol), timed, with its job count per rule.
+``config/paper.yaml`` with every dataset pointed at empty placeholder shard files, as many as
+paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import time
 
 import pandas as pd
 import yaml
+from braceexpand import braceexpand
 
 from vlmbias.dsc.spec import PAPER_DATASETS
 
@@ -65,9 +67,9 @@ def by_family(root: str = "benchmarks") -> pd.DataFrame:
             .sort_values("total_s", ascending=False))
 
 
-def _snakemake(args: list[str], workdir: str, timeout: float) -> subprocess.CompletedProcess:
+def _snakemake(args: list[str], workdir: str, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", workdir, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: float) -> dict:
@@ -83,25 +85,30 @@ def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: fl
     return {"workdir": workdir, "wall_s": wall}
 
 
-def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
+def paper_placeholders(tmp: str | os.PathLike, real_counts: bool = True) -> pathlib.Path:
     """A config overlay pointing every dataset of config/paper.yaml (and the material's six) at
     empty placeholder shards under ``tmp``, and the TextSpan text pool at a placeholder file:
-    enough for a dry run of the paper's DAG without the data."""
+    enough for a dry run of the paper's DAG without the data. ``real_counts``: as many
+    placeholders as paper.yaml's brace patterns name (385,408 shard files), each named as there;
+    otherwise 3 per dataset."""
     tmp = pathlib.Path(tmp)
     with open(ROOT / "config/paper.yaml") as f:
         paper = yaml.safe_load(f)
     datasets = {}
     for name in dict.fromkeys(PAPER_DATASETS + list(paper["datasets"])):
-        if "urbancars_official" in paper["datasets"].get(name, {}):  # a folder the DAG converts first
+        entry = paper["datasets"].get(name, {})
+        if "urbancars_official" in entry:  # a folder the DAG converts first
             root = tmp / "official" / name
             root.mkdir(parents=True, exist_ok=True)
             datasets[name] = {"urbancars_official": str(root)}
             continue
         d = tmp / "shards" / name
         d.mkdir(parents=True, exist_ok=True)
-        for i in range(3):
-            (d / f"{i:05d}.tar").touch()
-        datasets[name] = {"shards": str(d / "{00000..00002}.tar")}
+        pattern = os.path.basename(entry["shards"]) if real_counts and isinstance(entry.get("shards"), str) \
+            else "{00000..00002}.tar"
+        for base in braceexpand(pattern):
+            open(d / base, "wb").close()
+        datasets[name] = {"shards": str(d / pattern)}
     extra: dict = {"datasets": datasets}
     if "textspan" in paper:
         pool = tmp / "image_descriptions_general.txt"
@@ -121,21 +128,42 @@ def paper_placeholders(tmp: str | os.PathLike) -> pathlib.Path:
     return override
 
 
-def paper_dag(timeout: float = 1200) -> dict:
-    """Dry-run of config/paper.yaml on placeholder shards: (DAG time, jobs per rule)."""
+NOSLURM = ROOT / "tests" / "workflow" / "noslurm"  # an scontrol that answers at once (see the file)
+
+
+def slurm_probe_s() -> float:
+    """Seconds ``scontrol show config`` takes, as snakemake-executor-plugin-slurm runs it at every
+    Snakemake start (0 without scontrol): up to its 10-s timeout where slurm-client is installed
+    and no controller answers."""
+    if not shutil.which("scontrol"):
+        return 0.0
+    t0 = time.perf_counter()
+    try:
+        subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=12)
+    except subprocess.TimeoutExpired:
+        pass
+    return time.perf_counter() - t0
+
+
+def paper_dag(timeout: float = 1200, real_counts: bool = True, without_slurm_probe: bool = False) -> dict:
+    """Dry-run of config/paper.yaml on placeholder shards: (DAG time, jobs per rule, shards).
+    ``without_slurm_probe``: with tests/workflow/noslurm's scontrol first on PATH."""
     with tempfile.TemporaryDirectory(prefix="vlmbias-dag-") as tmp:
-        override = paper_placeholders(tmp)
+        override = paper_placeholders(tmp, real_counts)
+        n_shards = sum(1 for _ in pathlib.Path(tmp, "shards").rglob("*.tar"))
+        env = {**os.environ, "PATH": f"{NOSLURM}{os.pathsep}{os.environ.get('PATH', '')}"} \
+            if without_slurm_probe else None
         t0 = time.perf_counter()
         p = _snakemake(["-n", "--cores", "1", "--quiet", "rules", "--configfile",
                         str(ROOT / "config/paper.yaml"), str(override)], str(pathlib.Path(tmp, "work")),
-                       timeout)
+                       timeout, env=env)
         wall = time.perf_counter() - t0
     if p.returncode:
         raise SystemExit(f"dry-run failed:\n{p.stderr[-4000:]}")
     out = p.stdout + p.stderr
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", out.split("Job stats:")[-1],
                                                  flags=re.M)}
-    return {"dag_s": wall, "jobs": counts}
+    return {"dag_s": wall, "jobs": counts, "shards": n_shards}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,13 +183,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nwall time of the whole run: {r['wall_s']:.1f} s (cores: {a.cores}; "
               f"workdir {r['workdir']})")
     elif argv[:1] == ["dag"]:
-        r = paper_dag()
+        ap = argparse.ArgumentParser(prog="python -m vlmbias.bench dag")
+        ap.add_argument("--few", action="store_true", help="3 placeholder shards per dataset, not the real counts")
+        a = ap.parse_args(argv[1:])
+        probe = slurm_probe_s()
+        r = paper_dag(real_counts=not a.few)
         jobs = r["jobs"]
         total = jobs.pop("total", sum(jobs.values()))
-        print("config/paper.yaml (placeholder shards), jobs per rule:")
+        print(f"config/paper.yaml ({r['shards']} placeholder shards), jobs per rule:")
         for rule, n in sorted(jobs.items(), key=lambda kv: -kv[1]):
             print(f"  {rule:32s} {n:6d}")
-        print(f"DAG building (dry-run, wall): {r['dag_s']:.1f} s for {total} jobs")
+        print(f"DAG building (dry-run, wall): {r['dag_s']:.1f} s for {total} jobs and {r['shards']} shard files")
+        if probe > 2:
+            r2 = paper_dag(real_counts=not a.few, without_slurm_probe=True)
+            print(f"  of which the SLURM plugin's start-up probe: `scontrol show config` took {probe:.1f} s here "
+                  f"(slurm-client without a controller); with {NOSLURM.relative_to(ROOT)}/scontrol first on "
+                  f"PATH the same dry-run takes {r2['dag_s']:.1f} s")
     else:
         root = argv[0] if argv else "benchmarks"
         print(summarise(root).to_string(index=False, float_format="%.1f"))

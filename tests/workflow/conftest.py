@@ -37,5 +37,5 @@ def paper_with_placeholders(tmp_path_factory):
     """config/paper.yaml with every dataset pointed at placeholder shard files (and the TextSpan
     text pool at a placeholder file)."""
     tmp = tmp_path_factory.mktemp("paper")
-    override = paper_placeholders(tmp)
+    override = paper_placeholders(tmp, real_counts=False)
     return tmp, override

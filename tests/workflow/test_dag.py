@@ -81,7 +81,7 @@ PAPER_JOBS = {
     "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
                                 "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
 }
-CPU_RULES = {"sample", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis",
+CPU_RULES = {"sample", "shard_manifest", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis",
              "lle_convert_urbancars"}  # + every table rule
 
 
@@ -97,7 +97,9 @@ def test_paper_dag(paper_with_placeholders, table):
     p = snakemake("-n", table, "--configfile", str(ROOT / "config/paper.yaml"), str(override),
                   workdir=tmp / f"work-{table}")
     counts = job_counts(p.stdout)
-    expected = PAPER_JOBS[table]
+    expected = dict(PAPER_JOBS[table])  # + one shard manifest per sampled user dataset (not the converted one)
+    expected["shard_manifest"] = expected.get("sample", 0) - ("lle_convert_urbancars" in expected)
+    expected = {k: v for k, v in expected.items() if v}
     assert counts == {**expected, table: 1, "total": sum(expected.values()) + 1}
     t = registry.table(table)
     (writer,) = job_blocks(p.stdout, t.rule)
@@ -113,8 +115,12 @@ def test_paper_dag(paper_with_placeholders, table):
     if "t09" in table:  # one probe job per encoder, on the labeled task (its heads: test_dsc_plan.py)
         assert all(re.search(r"output: results/runs/probe/\S+__labels-imagenet/", b)
                    for b in job_blocks(p.stdout, "probe"))
-    sample = job_blocks(p.stdout, "sample")[0]
-    assert str(tmp / "shards") in sample or ("lle_convert_urbancars" in expected and "results/converted/" in sample)
+    sample = job_blocks(p.stdout, "sample")[0]  # a user's shards through their manifest, not as 388k inputs
+    if "lle_convert_urbancars" in expected:
+        assert "results/converted/" in sample and "results/manifests/" not in sample
+    else:
+        assert "input: results/manifests/" in sample and str(tmp / "shards") not in sample, sample
+        assert all("input:" not in b for b in job_blocks(p.stdout, "shard_manifest"))
     if "lle_urbancars" in expected:  # one job per (method, seed); the converter reads the official tree
         runs = {re.search(r"output: results/lle/urbancars/(\w+)/seed(\d+)/", b).groups()
                 for b in job_blocks(p.stdout, "lle_urbancars")}
@@ -127,6 +133,7 @@ def test_paper_dag_all(paper_with_placeholders):
     p = snakemake("-n", "--configfile", str(ROOT / "config/paper.yaml"), str(override), workdir=tmp / "work-all")
     counts = job_counts(p.stdout)
     assert counts["train_dsc"] == 68 and counts["sample"] == 14 and "toyworld" not in counts
+    assert counts["shard_manifest"] == 13  # every sampled dataset but the converted UrbanCars
     assert counts["table_html"] == len(registry.ids())
 
 
@@ -211,7 +218,7 @@ def test_paper_clip_dag(paper_with_placeholders):
     p = snakemake("-n", "clip", "--configfile", str(ROOT / "config/paper.yaml"), str(override),
                   workdir=tmp / "work-clip")
     counts = job_counts(p.stdout)
-    assert counts == {"sample": 3, "embed_clip": 7 * 7, "zeroshot_clip": 7, "clip": 1, "total": 60}
+    assert counts == {"shard_manifest": 3, "sample": 3, "embed_clip": 7 * 7, "zeroshot_clip": 7, "clip": 1, "total": 63}
     for rule in ("embed_clip", "zeroshot_clip"):
         for b in job_blocks(p.stdout, rule):
             assert re.search(r"resources: .*\bgpu=1\b", b), b

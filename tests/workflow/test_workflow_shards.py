@@ -97,3 +97,37 @@ def test_corrupt_shard_is_named(user_shards, tmp_path):
     assert "BadInputError" in log and "max_bad_fraction" in log
     assert str(bad / "00001.tar") in log and "unreadable_shard" in log
     assert not (tmp_path / "results/samples/yfcc/index.parquet").exists()
+
+
+def test_shard_changes_rerun_the_sampling(user_shards, tmp_path):
+    """A user's dataset is sampled from its shard manifest (not its shards as inputs): a rerun
+    does nothing while the shards are unchanged, and lists and samples again when one is touched
+    or added (the manifest job's digest parameter)."""
+    root, patterns = user_shards
+    mine = root / "rerun"
+    mine.mkdir()
+    good = pathlib.Path(patterns["cc"]).parent
+    for i in range(2):
+        (mine / f"{i:05d}.tar").write_bytes((good / f"{i:05d}.tar").read_bytes())
+    overlay = {"datasets": {"cc": {"shards": str(mine / "*.tar")}}, "sampling": {"n_train": 20, "n_val": 5}}
+    target = "results/samples/cc/index.parquet"
+    p = run(tmp_path, overlay, target)
+    assert p.returncode == 0, p.stderr[-3000:]
+    listed = (tmp_path / "results/manifests/cc.tsv").read_text().splitlines()
+    assert listed[0] == "path\tsize\tmtime_ns" and [r.split("\t")[0] for r in listed[1:]] == \
+        [str(mine / "00000.tar"), str(mine / "00001.tar")]
+
+    def planned():
+        out = run(tmp_path, overlay, "-n", target)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return {r for r in ("shard_manifest", "sample") if f"rule {r}:" in out.stdout}
+
+    assert planned() == set()
+    import os
+
+    st = os.stat(mine / "00001.tar")
+    os.utime(mine / "00001.tar", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched
+    assert planned() == {"shard_manifest", "sample"}
+    assert run(tmp_path, overlay, target).returncode == 0 and planned() == set()
+    (mine / "00002.tar").write_bytes((good / "00000.tar").read_bytes())  # a shard added
+    assert planned() == {"shard_manifest", "sample"}
