@@ -113,3 +113,24 @@ def test_imagenet_gaps():
     assert carton_gap(label, [478, 1, 2, 3, 478], [478, 478, 478, 3, 478]) == pytest.approx(50)
     with pytest.raises(ValueError, match="carton"):
         carton_gap([1, 2], [1, 2], [1, 2])
+
+
+def test_ensemble_diagnostics_hand_computed():
+    from vlmbias.lle.metrics import ensemble_diagnostics
+    y, b, c, p = _make(SPEC)
+    n = len(y)
+    # head 0 predicts as SPEC (gaps as above); head 1 always right (gaps 0)
+    heads = np.stack([p, y], 1)
+    # weights: head 1 gets 0.8 on CoObj-conflicting images, 0.3 elsewhere
+    co_conf = (c != y) & (b == y)
+    w1 = np.where(co_conf, 0.8, 0.3)
+    probs = np.stack([1 - w1, w1], 1)
+    d = ensemble_diagnostics(y, b, c, heads, probs)
+    assert d["heads"][0]["id_acc"] == pytest.approx(ID) and d["heads"][0]["bg_gap"] == pytest.approx(75 - ID)
+    assert d["heads"][1] == {"id_acc": pytest.approx(100), "bg_gap": 0, "coobj_gap": 0, "both_gap": 0}
+    assert d["shift_weights"]["coobj_conflicting"] == pytest.approx([0.2, 0.8])
+    assert d["shift_weights"]["bg_conflicting"] == pytest.approx([0.7, 0.3])
+    assert set(d["shift_weights"]) == {"aligned", "bg_conflicting", "coobj_conflicting", "both_conflicting"}
+    with pytest.raises(ValueError, match="head_preds"):
+        ensemble_diagnostics(y, b, c, heads[:, :1], probs)
+    assert n == 18

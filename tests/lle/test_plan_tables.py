@@ -60,9 +60,11 @@ def test_bad_config_names_the_key(change, match):
         plan.check(cfg)
 
 
-def _run(tmp_path, method, row, seed, id_acc, bg, co, both, epoch=3):
+def _run(tmp_path, method, row, seed, id_acc, bg, co, both, epoch=3, ensemble=None):
     test = {"id_acc": id_acc, "bg_gap": bg, "coobj_gap": co, "both_gap": both}
-    m = {"method": method, "row": row, "seed": seed, "test": test,
+    if ensemble:
+        test["ensemble"] = ensemble
+    m = {"method": method, "row": row, "seed": seed, "test": test, "info": {"shifts": ["original", "bg_aug"]},
          "selection": {"rule": "val_both_worst_group_acc", "epoch": epoch, "val": 50.0, "epochs": 10},
          "config": {"selection": "both", "bg_ratio": 0.95, "coobj_ratio": 0.95}}
     p = tmp_path / f"{method}_{seed}.json"
@@ -73,8 +75,8 @@ def _run(tmp_path, method, row, seed, id_acc, bg, co, both, epoch=3):
 def test_t14_table_mean_std_reported_marks_and_findings(tmp_path):
     runs = [_run(tmp_path, "erm", "ERM", 0, 98, -20, -10, -60), _run(tmp_path, "erm", "ERM", 1, 96, -22, -12, -64),
             _run(tmp_path, "cutmix", "CutMix", 0, 97, -40, -5, -80), _run(tmp_path, "cutmix", "CutMix", 1, 97, -44, -5, -84),
-            _run(tmp_path, "lle", "LLE (ours)", 0, 95, -3, -2, -6, epoch=8),
-            _run(tmp_path, "lle", "LLE (ours)", 1, 95, -5, -4, -8, epoch=9)]
+            _run(tmp_path, "lle", "LLE (ours)", 0, 95, -3, -2, -6, epoch=8, ensemble=_parts(-10, 0.6)),
+            _run(tmp_path, "lle", "LLE (ours)", 1, 95, -5, -4, -8, epoch=9, ensemble=_parts(-20, 0.8))]
     out = {"csv": str(tmp_path / "t.csv"), "md": str(tmp_path / "t.md")}
     job = TableJob("t14_lle_urbancars", {"runs": runs}, type("O", (), out), {}, CONFIG)
     job.input = type("I", (), {"runs": runs})
@@ -91,6 +93,18 @@ def test_t14_table_mean_std_reported_marks_and_findings(tmp_path):
     assert "Whac-A-Mole (narrows one gap, widens the other, against ERM): CutMix" in md
     assert "LLE against ERM: narrows all three gaps" in md
     assert len(pd.read_csv(out["csv"])) == 3
+    # LLE's parts, mean over its two seeds: head 0's BG gap (-10, -20) -> -15.0; weight 0.6, 0.8 -> 0.70
+    assert "LLE's parts (test set, selected epoch, mean of 2 seeds)" in md
+    assert "original -15.0 / -1.0 / -2.0; bg_aug 1.0 / -1.0 / -2.0" in md
+    assert "BG-conflicting images 0.30 / 0.70" in md
+
+
+def _parts(head0_bg, w_bg):
+    heads = [{"id_acc": 95, "bg_gap": head0_bg, "coobj_gap": -1, "both_gap": -2},
+             {"id_acc": 90, "bg_gap": 1, "coobj_gap": -1, "both_gap": -2}]
+    weights = {g: [0.5, 0.5] for g in ("aligned", "coobj_conflicting", "both_conflicting")}
+    weights["bg_conflicting"] = [1 - w_bg, w_bg]
+    return {"heads": heads, "shift_weights": weights}
 
 
 # ---------------------------------------------------------------------------- t15

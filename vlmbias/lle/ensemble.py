@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vlmbias.core.device import autocast, channels_last
 
 from vlmbias.train.objectives import Objective
 
@@ -75,6 +78,22 @@ class LastLayerEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.combine(*self.all_logits(x))
+
+
+@torch.no_grad()
+def ensemble_outputs(model: LastLayerEnsemble, ds: Dataset, device: torch.device,
+                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(every head's prediction ``[N, K]``, the shift predictor's softmax ``[N, K]``) over
+    ``ds`` in order, the model in eval mode: the parts :meth:`LastLayerEnsemble.combine` mixes
+    (``vlmbias.lle.metrics.ensemble_diagnostics``)."""
+    model.eval()
+    preds, probs = [], []
+    for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False):
+        with autocast(device):
+            heads, shift = model.all_logits(channels_last(x.to(device)))
+        preds.append(heads.float().argmax(-1).cpu())
+        probs.append(shift.float().softmax(1).cpu())
+    return torch.cat(preds), torch.cat(probs)
 
 
 def lle_loss(head_logits: torch.Tensor, shift_logits: torch.Tensor, y: torch.Tensor,

@@ -110,6 +110,34 @@ def urbancars_metrics(label, bg, coobj, pred, bg_ratio: float = 0.95,
     }
 
 
+GROUPS = (("aligned", True, True), ("bg_conflicting", False, True), ("coobj_conflicting", True, False),
+          ("both_conflicting", False, False))
+
+
+def ensemble_diagnostics(label, bg, coobj, head_preds, shift_probs, bg_ratio: float = 0.95,
+                         coobj_ratio: float = 0.95) -> dict:
+    """What an LLE ensemble's parts do on one evaluated split (not a paper metric; it explains
+    the ensemble's gaps): ``heads[k]``, the I.D. accuracy and the three gaps of head ``k`` alone
+    (:func:`urbancars_metrics` of its argmax); ``shift_weights[group]``, the mean softmax of the
+    shift predictor over the images of each (BG, CoObj) group (``aligned``, ``bg_conflicting``,
+    ``coobj_conflicting``, ``both_conflicting``), one weight per head. ``head_preds`` ``[N, K]``
+    (0/1), ``shift_probs`` ``[N, K]``."""
+    hp, w = np.asarray(head_preds), np.asarray(shift_probs, dtype=float)
+    y = _binary("label", label, None)
+    if hp.ndim != 2 or w.shape != hp.shape or len(hp) != len(y):
+        raise ValueError(f"head_preds {hp.shape} and shift_probs {w.shape} must both be [N={len(y)}, K]")
+    b, c = _binary("bg", bg, len(y)), _binary("coobj", coobj, len(y))
+    heads = []
+    for k in range(hp.shape[1]):
+        m = urbancars_metrics(y, b, c, hp[:, k], bg_ratio, coobj_ratio)
+        heads.append({key: float(m[key]) for key in ("id_acc", "bg_gap", "coobj_gap", "both_gap")})
+    weights = {}
+    for name, bg_al, co_al in GROUPS:
+        sel = ((b == y) == bg_al) & ((c == y) == co_al)
+        weights[name] = w[sel].mean(0).tolist() if sel.any() else [float("nan")] * w.shape[1]
+    return {"heads": heads, "shift_weights": weights}
+
+
 def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
     """Model selection of ``BaseTrainer.eval``: the epoch with the best validation worst-group
     accuracy; its *test* metrics are the reported ones.

@@ -22,7 +22,8 @@ from vlmbias.core.device import pick_device
 from vlmbias.core.io import spec_hash, write_json
 from vlmbias.lle import methods
 from vlmbias.lle.methods.base import Context
-from vlmbias.lle.metrics import select_epoch, urbancars_metrics
+from vlmbias.lle.ensemble import LastLayerEnsemble, ensemble_outputs
+from vlmbias.lle.metrics import ensemble_diagnostics, select_epoch, urbancars_metrics
 from vlmbias.shards.dataset import ShardImageDataset, labeled_split
 from vlmbias.shards.reader import ShardError
 from vlmbias.train import models
@@ -105,6 +106,11 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
             f = facs[part]
             out[part] = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred,
                                                    spec["bg_ratio"], spec["coobj_ratio"]))
+        if isinstance(model, LastLayerEnsemble):  # what each head and the shift predictor do
+            f = facs["test"]
+            heads, probs = ensemble_outputs(model, test_ds, device, batch)
+            out["test"]["ensemble"] = ensemble_diagnostics(f["label"], f["background"], f["coobj"], heads.numpy(),
+                                                           probs.numpy(), spec["bg_ratio"], spec["coobj_ratio"])
         log(f"epoch {epoch}: val worst cell {out['val']['worst_cell']:.1f}, test id {out['test']['id_acc']:.1f} "
             f"bg {out['test']['bg_gap']:.1f} coobj {out['test']['coobj_gap']:.1f} both {out['test']['both_gap']:.1f}")
         return out
