@@ -77,3 +77,58 @@ def test_checkpoint_of_another_config_is_ignored(tiny_samples, tiny_spec, tmp_pa
     dsc.run(tiny_spec, dirs, str(out / "metrics.json"), str(out / "model.pt"), progress=False,
             log=logs.append)
     assert any("different configuration" in line for line in logs)
+
+
+class _Flips:
+    """Random images, flipped at random when loaded: the loading process's RNG matters."""
+
+    def __init__(self, n=96):
+        import torch
+
+        g = torch.Generator().manual_seed(0)
+        self.x, self.y = torch.randn(n, 3, 8, 8, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        import torch
+
+        x = self.x[i]
+        return (x.flip(-1) if torch.rand(()) < 0.5 else x), self.y[i]
+
+
+def _fit_small(ckpt, num_workers, on_epoch_end=None):
+    import torch
+
+    from vlmbias.train.loop import fit
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 3))
+    recipe = dict(input_size=8, batch_size=16, micro_batch_size=8, samples_seen=96 * 4, lr=1e-2,
+                  weight_decay=0.0, label_smoothing=0.0)
+    state = fit(model, _Flips(), 3, recipe, 1, str(ckpt), "h", torch.device("cpu"), num_workers=num_workers,
+                progress=False, log=lambda *_: None, on_epoch_end=on_epoch_end)
+    return model.state_dict(), state
+
+
+def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path):
+    """One DataLoader whose 2 workers live through the run: each reseeds itself from (epoch,
+    rank, worker) on its first sample of an epoch, so resuming at epoch 2 (fresh workers)
+    draws the flips the uninterrupted run drew; the loss, read back once per bin, too."""
+    import shutil
+
+    import torch
+
+    def keep_epoch_1_checkpoint(epoch, model):
+        if epoch == 2:  # the checkpoint on disk is epoch 1's
+            shutil.copy(tmp_path / "a.pt", tmp_path / "b.pt")
+        return {}
+
+    weights, state = _fit_small(tmp_path / "a.pt", 2, keep_epoch_1_checkpoint)
+    resumed_weights, resumed = _fit_small(tmp_path / "b.pt", 2)
+    assert resumed.resumed_from_epoch == 1 and state.epoch == resumed.epoch == 4
+    assert resumed.loss_curve == state.loss_curve and resumed.epoch_loss == state.epoch_loss
+    assert all(torch.equal(weights[k], resumed_weights[k]) for k in weights)
+    in_process, _ = _fit_small(tmp_path / "c.pt", 0)  # other draws: workers seed themselves
+    assert not all(torch.equal(weights[k], in_process[k]) for k in weights)

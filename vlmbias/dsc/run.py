@@ -14,6 +14,7 @@ from vlmbias.core.device import pick_device
 from vlmbias.core.io import atomic_path, spec_hash, write_json
 from vlmbias.shards.dataset import ShardImageDataset, records_for
 from vlmbias.train import corruptions, models
+from vlmbias.train import distributed as D
 from vlmbias.train import recipe as R
 from vlmbias.train.loop import evaluate, finish_run, fit
 
@@ -34,7 +35,9 @@ def _train_eval_subset(records, per_class: int | None):
 def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: str,
         progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train and evaluate one run. ``sample_dirs`` maps each dataset of ``spec['views']`` to its
-    sample directory (results/samples/<dataset>)."""
+    sample directory (results/samples/<dataset>). Under torch.distributed (``vlmbias.train.
+    distributed.launch``) every rank trains; rank 0 alone evaluates and writes, the others
+    return None."""
     t_start = time.time()
     recipe = spec["recipe"]
     classes = spec["classes"]
@@ -67,6 +70,8 @@ def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: 
     ckpt = os.path.join(os.path.dirname(metrics_path), "checkpoint.pt")
     state = fit(model, train_ds, k, recipe, spec["seed"], ckpt, run_hash, device,
                 num_workers=workers, progress=progress, log=log)
+    if not D.is_main():
+        return None
 
     eval_bs = int(recipe.get("micro_batch_size") or recipe["batch_size"])
     val = evaluate(model, val_ds, k, device, eval_bs, workers, "val", progress)
@@ -85,7 +90,8 @@ def run(spec: dict, sample_dirs: dict[str, str], metrics_path: str, model_path: 
         "seed": spec["seed"], "config_hash": run_hash, "config": spec,
         "run_info": {  # what may differ between two runs of the same config
             "wall_time_s": time.time() - t_start, "train_time_s": state.elapsed_s,
-            "device": str(device), "torch": torch.__version__, "host": platform.node(),
+            "device": str(device), "processes": D.rank_world()[1], "torch": torch.__version__,
+            "host": platform.node(),
             "resumed_from_epoch": state.resumed_from_epoch},
     }
     with atomic_path(model_path) as tmp:

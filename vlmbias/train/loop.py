@@ -7,12 +7,32 @@ last checkpoint when rerun after a kill. Every epoch reseeds Python, NumPy and t
 uninterrupted one would have taken: same weights, same metrics (on CPU bit for bit; on CUDA
 up to the GPU's own nondeterminism).
 
+Input pipeline: one DataLoader for the whole run; with ``num_workers > 0`` its workers persist
+across epochs (``prefetch_factor`` :data:`PREFETCH_FACTOR` batches each) and each worker reseeds
+Python, NumPy and torch from (epoch seed, rank, worker id) on the first sample of every epoch, so
+augmentations stay a function of the epoch (a resumed run draws the same ones) whatever the
+workers did before. The loss stays on the device: summed in float64 there (the same float64 sums
+as reading every micro-step back), read once per loss-curve bin and per epoch, where the
+non-finite check is; no host sync per step on CUDA.
+
+Several processes (``vlmbias.train.distributed``): under an initialised torch.distributed,
+the model is wrapped in DistributedDataParallel and each rank trains on its 1/N slice of every
+global micro-batch of the one seeded order (same global batch, steps and schedule as one
+process; gradients all-reduced once per optimizer step, ``no_sync`` on the other micro-steps).
+Rank 0 alone runs ``on_epoch_end``, writes the checkpoint and logs; every rank resumes from it.
+What differs from one process: float reduction order (the gradient is a mean of per-rank
+means), BatchNorm statistics (per rank, over the local slice), and every random draw made in
+the training process (Mixup/CutMix pair sample i with sample B-1-i of the *local* batch;
+dropout masks; augmentations drawn in the main process when ``num_workers == 0``); objectives
+keeping per-sample state by dataset index are refused (``Objective.distributed``).
+
 CUDA is used when present, with bf16 autocast; otherwise fp32 on CPU. Batches and conv weights
 are channels_last on both (``vlmbias.core.device``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -22,15 +42,18 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, WeightedRandomSampler, get_worker_info
 from tqdm import tqdm
 
 from vlmbias.core.device import autocast, channels_last
 from vlmbias.core.io import atomic_path
+from vlmbias.train import distributed as D
 from vlmbias.train import recipe as R
 from vlmbias.train.objectives import Classification, Objective
 
 CHECKPOINT_VERSION = 1
+PREFETCH_FACTOR = 4  # micro-batches in flight per loader worker
 
 
 def seed_everything(seed: int) -> None:
@@ -39,18 +62,63 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class _Indexed(Dataset):
-    """(x, y, index) items, so an objective knows which samples a batch holds."""
+def worker_seed(epoch_seed: int, rank: int, worker: int) -> int:
+    """The seed of one loader worker in one epoch (of one rank)."""
+    return int(np.random.SeedSequence([epoch_seed, rank, worker]).generate_state(1)[0])
 
-    def __init__(self, ds: Dataset):
+
+class _Indexed(Dataset):
+    """(x, y, index) items, so an objective knows which samples a batch holds. Keys are
+    (epoch seed, index) pairs from :class:`_EpochOrder`: a loader worker reseeds itself
+    (:func:`worker_seed`) on the first key of a new epoch; the main process (``num_workers=0``)
+    is reseeded by the loop itself."""
+
+    def __init__(self, ds: Dataset, rank: int = 0):
         self.ds = ds
+        self.rank = rank
+        self._epoch_seed = None
 
     def __len__(self) -> int:
         return len(self.ds)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, key: tuple[int, int]):
+        epoch_seed, i = key
+        info = get_worker_info()
+        if info is not None and epoch_seed != self._epoch_seed:
+            seed_everything(worker_seed(epoch_seed, self.rank, info.id))
+            self._epoch_seed = epoch_seed
         x, y = self.ds[i]
         return x, y, i
+
+
+class _EpochOrder(Sampler):
+    """The keys this rank loads in the current epoch (:meth:`set_epoch`): the epoch's seeded
+    order of dataset indices cut into global micro-batches of ``micro``, of each this rank's
+    ``micro // world`` slice, as (epoch seed, index). One process: the order itself, whole
+    micro-batches only."""
+
+    def __init__(self, micro: int, rank: int, world: int):
+        if micro % world:
+            raise ValueError(f"micro-batch {micro} is not divisible by the {world} processes of the run: "
+                             f"set train.micro_batch_size (or batch_size) to a multiple of {world}")
+        self.micro, self.rank, self.local = micro, rank, micro // world
+        self.order: Sampler | None = None
+        self.epoch_seed = 0
+
+    def set_epoch(self, order: Sampler, epoch_seed: int) -> None:
+        self.order, self.epoch_seed = order, epoch_seed
+
+    def __len__(self) -> int:
+        return len(self.order) // self.micro * self.local
+
+    def __iter__(self):
+        chunk, lo = [], self.rank * self.local
+        for i in self.order:
+            chunk.append(int(i))
+            if len(chunk) == self.micro:
+                for j in chunk[lo:lo + self.local]:
+                    yield self.epoch_seed, j
+                chunk = []
 
 
 @dataclass
@@ -137,6 +205,11 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
     evaluation and model selection, resumed with the run). ``epoch_samples`` draws that many
     samples per epoch (without replacement; with replacement under sample weights) instead of
     the whole training set (LLE draws |original| samples from original + augmented copies)."""
+    rank, world = D.rank_world()
+    main = rank == 0
+    if device.type == "cuda" and device.index is None:  # the process's own GPU (its local rank's)
+        device = torch.device("cuda", torch.cuda.current_device())
+    log = log if main else (lambda *_: None)
     epoch_len = int(epoch_samples) if epoch_samples else len(train_ds)
     budget = R.make_budget(recipe, epoch_len)
     micro, accum = budget.micro_batch_size, budget.accum_steps
@@ -145,6 +218,10 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
         log(f"training set of {len(train_ds)} images < batch {recipe['batch_size']}: "
             f"batch {budget.batch_size} (micro {micro})")
     objective = objective if objective is not None else Classification(recipe, num_classes)
+    if world > 1 and not objective.distributed:
+        raise ValueError(f"{type(objective).__name__} cannot train on {world} processes: it keeps state "
+                         f"per sample or per batch that the ranks would not share; run it on one GPU")
+    order = _EpochOrder(micro, rank, world)
     extra = objective.modules()
     trainable = _Joint(model, extra) if extra else model
     channels_last(trainable.to(device))
@@ -167,12 +244,43 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
                 f"{budget.total_steps}")
         else:
             log(f"ignoring {checkpoint_path}: written by a different configuration")
+    forward = model
+    if world > 1:  # every rank starts from the same weights: seeded alike, or the same checkpoint
+        if extra:
+            raise ValueError(f"{type(objective).__name__} trains modules besides the model: "
+                             f"not supported on {world} processes")
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    indexed = _Indexed(train_ds)
+    indexed = _Indexed(train_ds, rank)
+    workers = int(num_workers)
+    loader = DataLoader(indexed, batch_size=micro // world, sampler=order, drop_last=True,
+                        num_workers=workers, pin_memory=device.type == "cuda",
+                        persistent_workers=workers > 0, prefetch_factor=PREFETCH_FACTOR if workers else None,
+                        # workers seed themselves per epoch (_Indexed); with workers, the loader's
+                        # own base seed must not draw from the global RNG (once, not per epoch)
+                        generator=torch.Generator().manual_seed(seed) if workers else None)
     bin_size = max(1, budget.total_steps // 200)
-    bin_loss, bin_n = 0.0, 0
+    zero = torch.zeros((), dtype=torch.float64, device=device)
+    bin_loss, bin_n, bin_first = zero.clone(), 0, state.step + 1
     t0 = time.time() - state.elapsed_s
-    bar = tqdm(total=budget.total_steps, initial=state.step, desc="train", disable=not progress)
+    bar = tqdm(total=budget.total_steps, initial=state.step, desc="train", disable=not (progress and main))
+
+    def read_back(total: torch.Tensor) -> float:
+        """The (rank-averaged) float64 sum: one host sync, one all-reduce under DDP."""
+        if world > 1:
+            total = total.clone()
+            torch.distributed.all_reduce(total)
+            total /= world
+        return float(total)
+
+    def close_bin() -> None:
+        nonlocal bin_loss, bin_n, bin_first
+        mean = read_back(bin_loss) / bin_n
+        if not np.isfinite(mean):
+            log(f"non-finite loss in steps {bin_first}-{state.step}")
+        state.loss_curve.append([state.step, mean])
+        bin_loss, bin_n, bin_first = zero.clone(), 0, state.step + 1
+
     while state.step < budget.total_steps:
         epoch_seed = seed * 100_003 + state.epoch
         seed_everything(epoch_seed)
@@ -185,20 +293,21 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
                 raise ValueError(f"{type(objective).__name__}.sample_weights: {len(weights)} weights "
                                  f"for {len(train_ds)} training samples")
             sampler = WeightedRandomSampler(weights, epoch_len, replacement=True, generator=gen)
-        loader = DataLoader(indexed, batch_size=micro, sampler=sampler, drop_last=True,
-                            num_workers=num_workers, pin_memory=device.type == "cuda")
+        order.set_epoch(sampler, epoch_seed)
         trainable.train()
-        ep_loss, ep_n, acc_loss = 0.0, 0, 0.0
+        ep_loss, ep_n, acc_loss = zero.clone(), 0, zero.clone()
         for i, (x, y, idx) in enumerate(loader):
             if state.step >= budget.total_steps or i >= (micro_per_epoch // accum) * accum:
                 break
             x, y = channels_last(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
             x, target = objective.batch(x, y)
-            with autocast(device):
-                loss = objective.loss(model, x, target, idx) / accum
-            loss.backward()
-            acc_loss += float(loss.detach())
-            if (i + 1) % accum:
+            last = not (i + 1) % accum
+            with contextlib.nullcontext() if world == 1 or last else forward.no_sync():
+                with autocast(device):
+                    loss = objective.loss(forward, x, target, idx) / accum
+                loss.backward()
+            acc_loss = acc_loss + loss.detach().double()
+            if not last:
                 continue
             sched.step_update(state.step)
             opt.step()
@@ -207,26 +316,24 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
             bar.update(1)
             ep_loss, ep_n = ep_loss + acc_loss, ep_n + 1
             bin_loss, bin_n = bin_loss + acc_loss, bin_n + 1
-            if not np.isfinite(acc_loss):
-                log(f"non-finite loss at step {state.step}")
-            acc_loss = 0.0
+            acc_loss = zero.clone()
             if bin_n == bin_size or state.step == budget.total_steps:
-                state.loss_curve.append([state.step, bin_loss / bin_n])
-                bin_loss, bin_n = 0.0, 0
+                close_bin()
         if bin_n:  # bins never straddle epochs, so a resumed run logs the same curve
-            state.loss_curve.append([state.step, bin_loss / bin_n])
-            bin_loss, bin_n = 0.0, 0
+            close_bin()
         state.epoch += 1
-        state.epoch_loss.append(ep_loss / max(ep_n, 1))
-        if on_epoch_end is not None:
+        state.epoch_loss.append(read_back(ep_loss) / max(ep_n, 1))
+        if on_epoch_end is not None and main:
             state.history.append(on_epoch_end(state.epoch, model))
             trainable.train()
         state.elapsed_s = time.time() - t0
-        with atomic_path(checkpoint_path) as tmp:
-            torch.save({"version": CHECKPOINT_VERSION, "run_hash": run_hash,
-                        "model": trainable.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "objective": objective.state_dict(),
-                        "state": state.__dict__}, tmp)
+        if main:
+            with atomic_path(checkpoint_path) as tmp:
+                torch.save({"version": CHECKPOINT_VERSION, "run_hash": run_hash,
+                            "model": trainable.state_dict(), "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(), "objective": objective.state_dict(),
+                            "state": state.__dict__}, tmp)
+        D.barrier()
         log(f"epoch {state.epoch}: step {state.step}/{budget.total_steps}, "
             f"loss {state.epoch_loss[-1]:.4f}, {state.elapsed_s:.1f}s")
     bar.close()

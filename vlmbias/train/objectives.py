@@ -12,6 +12,13 @@ trains besides the model (a second network, extra heads) are listed by ``modules
 parameters join the optimizer. ``state_dict``/``load_state_dict`` carry any other state
 across a checkpoint, so an interrupted run resumes where it stopped.
 
+``distributed`` says whether the objective may train on several processes (DDP, each rank
+seeing its slice of every micro-batch): only objectives whose loss is a mean over the batch
+and whose state (if any) does not depend on which samples a rank saw. The base class says no,
+so an objective keeping per-sample or per-batch state (LfF's per-sample loss EMAs, GroupDRO's
+group weights, JTT's error set, LLE's shift lookups, DebiAN's second network) is refused by
+``fit`` under N > 1 processes rather than silently diverging across ranks.
+
 Two objectives cover the families so far: :class:`Classification` (the recipe's Mixup/CutMix
 and (soft-target) cross-entropy, the default) and :class:`LossFunction` (any
 ``fn(model, x, y) -> loss``: masked image modelling, CLIP's contrastive loss). Debiasing
@@ -30,6 +37,8 @@ from vlmbias.train import recipe as R
 
 class Objective:
     """The default behaviour of every hook; subclasses override what they need."""
+
+    distributed = False  # may it train on several processes (see the module doc)?
 
     def batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x, y
@@ -56,6 +65,8 @@ class Classification(Objective):
     """The recipe's classification objective: timm Mixup/CutMix when configured (label smoothing
     inside it, soft-target cross-entropy), else (label-smoothed) cross-entropy."""
 
+    distributed = True
+
     def __init__(self, recipe: dict, num_classes: int):
         self.mix, self.criterion = R.mixup_and_loss(recipe, num_classes)
 
@@ -67,7 +78,10 @@ class Classification(Objective):
 
 
 class LossFunction(Objective):
-    """Any ``fn(model, x, y) -> scalar loss``, without batch augmentation."""
+    """Any ``fn(model, x, y) -> scalar loss``, without batch augmentation (a mean over the
+    batch, for several processes)."""
+
+    distributed = True
 
     def __init__(self, fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]):
         self.fn = fn
