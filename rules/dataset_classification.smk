@@ -5,6 +5,7 @@ from vlmbias.dsc.spec import sample_datasets
 
 check_config(dsc_plan.check)
 DSC_RUNS = dsc_plan.dsc_runs(config)
+DSC_GPUS = int(config.get("train_gpus", 1))  # one DDP process per GPU, its loader workers each
 
 
 wildcard_constraints:
@@ -24,9 +25,9 @@ rule train_dsc:
         "logs/train_dsc/{run}.log",
     benchmark:
         "benchmarks/dsc/train_dsc/{run}.tsv"
-    threads: train_threads
+    threads: lambda wildcards: train_threads(wildcards) * DSC_GPUS
     resources:
-        gpu=1,
+        gpu=DSC_GPUS,
         mem_mb=32000,
         runtime=3 * 24 * 60,
     conda:

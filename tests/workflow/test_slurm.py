@@ -16,14 +16,18 @@ GPU_RULE_RE = re.compile(r"^(?:rule (\w+):|use rule (\w+) as (\w+) with:)\n(.*?)
                          re.S | re.M)
 
 
-def gpu_rules() -> set[str]:
+def gpu_rules(configured: bool = False) -> set[str]:
     """Rules whose resources ask for a GPU (``gpu=`` in their rule body), and the rules derived
-    from them by ``use rule`` that do not set resources of their own."""
+    from them by ``use rule`` that do not set resources of their own. ``configured``: only those
+    whose GPU count is not a number literal there (set from the config, e.g. train_dsc's
+    ``gpu=DSC_GPUS``)."""
     text = "\n".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
     gpu, derived = set(), []
     for name, parent, child, body in GPU_RULE_RE.findall(text):
-        if re.search(r"^\s+resources:.*?^\s+gpu=", body, re.S | re.M):
-            gpu.add(name or child)
+        m = re.search(r"^\s+resources:.*?^\s+gpu=([^,\n]+)", body, re.S | re.M)
+        if m:
+            if not configured or not m.group(1).strip().isdigit():
+                gpu.add(name or child)
         elif parent and not re.search(r"^\s+resources:", body, re.M):
             derived.append((parent, child))
     return gpu | {child for parent, child in derived if parent in gpu}
@@ -31,15 +35,21 @@ def gpu_rules() -> set[str]:
 
 def test_slurm_profile_sends_every_gpu_rule_to_the_gpu_partition():
     """profiles/slurm must name every GPU rule (a rule missing there would be submitted to the
-    CPU partition): new GPU rules get an entry like train_dsc's (``*gpu_job``)."""
+    CPU partition): new GPU rules get an entry like pretrain_mae's (``*gpu_job``). A rule whose
+    GPU count comes from the config (train_dsc: train_gpus) must not set ``gpu`` there (the
+    profile would override the config) and asks for one node: its N GPUs serve one DDP run."""
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
-    rules = gpu_rules()
-    assert {"train_dsc", "pretrain_mae", "probe"} <= rules
+    rules, configured = gpu_rules(), gpu_rules(configured=True)
+    assert {"train_dsc", "pretrain_mae", "probe"} <= rules and configured == {"train_dsc"}
     gpu_partition = profile["set-resources"]["train_dsc"]["slurm_partition"]
     for rule in rules:
         entry = profile["set-resources"].get(rule)
         assert entry, f"profiles/slurm/config.yaml has no set-resources entry for GPU rule {rule}"
-        assert entry.get("gpu", 0) >= 1 and entry["slurm_partition"] == gpu_partition, (rule, entry)
+        assert entry["slurm_partition"] == gpu_partition, (rule, entry)
+        if rule in configured:
+            assert "gpu" not in entry and entry["nodes"] == 1, (rule, entry)
+        else:
+            assert entry.get("gpu", 0) >= 1, (rule, entry)
     assert profile["slurm-status-command"] == "squeue"
 
 
