@@ -4,6 +4,8 @@
     python -m vlmbias.bench run [--cores N] [--workdir DIR] [--configfile F ...]
                                                     # the toy DAG from scratch, timed
     python -m vlmbias.bench dag [--few]             # DAG building of config/paper.yaml
+    python -m vlmbias.bench loader [--format png|jpeg] [--size 500x375] [--model-throughput IMG_S]
+                                                    # decode + training transform, img/s per core
 
 ``summarise``: each rule writes ``benchmarks/<family>/<rule>/<job>.tsv`` (the family: ``data``,
 ``clip``, ``report`` or a table family of the registry: ``dsc``, ``textspan``...); prints, per
@@ -13,6 +15,8 @@ then per family.
 directory, then prints the summary and the total wall time. ``dag``: a dry-run of
 ``config/paper.yaml`` with every dataset pointed at empty placeholder shard files, as many as
 paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
+``loader``: images/s one core decodes and puts through the training transform, per stored
+format, and the cores one GPU needs at a model throughput (``vlmbias.train.loader_bench``).
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def paper_dag(timeout: float = 1200, real_counts: bool = True, without_slurm_pro
     return {"dag_s": wall, "jobs": counts, "shards": n_shards}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict] | None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
         ap = argparse.ArgumentParser(prog="python -m vlmbias.bench run")
@@ -199,6 +203,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  of which the SLURM plugin's start-up probe: `scontrol show config` took {probe:.1f} s here "
                   f"(slurm-client without a controller); with {NOSLURM.relative_to(ROOT)}/scontrol first on "
                   f"PATH the same dry-run takes {r2['dag_s']:.1f} s")
+    elif argv[:1] == ["loader"]:
+        from vlmbias.train import loader_bench
+
+        return loader_bench.main(argv[1:])
     else:
         root = argv[0] if argv else "benchmarks"
         print(summarise(root).to_string(index=False, float_format="%.1f"))
