@@ -98,7 +98,7 @@ class _Flips:
         return (x.flip(-1) if torch.rand(()) < 0.5 else x), self.y[i]
 
 
-def _fit_small(ckpt, num_workers, on_epoch_end=None):
+def _fit_small(ckpt, num_workers, on_epoch_end=None, **recipe_overrides):
     import torch
 
     from vlmbias.train.loop import fit
@@ -106,7 +106,7 @@ def _fit_small(ckpt, num_workers, on_epoch_end=None):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 3))
     recipe = dict(input_size=8, batch_size=16, micro_batch_size=8, samples_seen=96 * 4, lr=1e-2,
-                  weight_decay=0.0, label_smoothing=0.0)
+                  weight_decay=0.0, label_smoothing=0.0, **recipe_overrides)
     state = fit(model, _Flips(), 3, recipe, 1, str(ckpt), "h", torch.device("cpu"), num_workers=num_workers,
                 progress=False, log=lambda *_: None, on_epoch_end=on_epoch_end)
     return model.state_dict(), state
@@ -132,3 +132,21 @@ def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path)
     assert all(torch.equal(weights[k], resumed_weights[k]) for k in weights)
     in_process, _ = _fit_small(tmp_path / "c.pt", 0)  # other draws: workers seed themselves
     assert not all(torch.equal(weights[k], in_process[k]) for k in weights)
+
+
+def test_loss_is_read_back_once_per_bin_and_epoch_not_per_step(tmp_path, monkeypatch):
+    """No host sync per micro-step (on CUDA a read-back waits for the GPU): the training loop
+    turns a tensor into a Python number only to close a loss-curve bin or an epoch."""
+    import torch
+
+    reads = []
+    for name in ("__float__", "item"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name,
+                            lambda self, _o=original, _n=name: reads.append((_n, self.dtype)) or _o(self))
+    # SGD: no optimizer step counters read back (torch's Adam reads its CPU step tensors)
+    _, state = _fit_small(tmp_path / "a.pt", 0, optimizer="sgd", momentum=0.9)
+    monkeypatch.undo()
+    assert state.step == 24 and len(state.loss_curve) == 24  # 4 epochs x 12 micro-steps; bins of one step
+    floats = [r for r in reads if r[1].is_floating_point]  # the rest: the loader's int64 base seed per epoch
+    assert len(floats) == len(state.loss_curve) + len(state.epoch_loss) == 28  # not one per micro-step (48)
