@@ -125,9 +125,22 @@ def test_two_processes_killed_resume_to_the_uninterrupted_metrics(tiny_samples, 
     assert STABLE(resumed) == STABLE(reference)
 
 
-def test_objectives_with_per_sample_state_are_refused_on_several_processes():
+def test_objectives_with_per_sample_state_are_refused_on_several_processes(monkeypatch, tmp_path):
+    from vlmbias.lle.methods.groupdro import GroupDROObjective
     from vlmbias.lle.methods.lff import LfFObjective
+    from vlmbias.train import loop
     from vlmbias.train.objectives import Classification, LossFunction, Objective
 
     assert Classification.distributed and LossFunction.distributed
-    assert not Objective.distributed and not LfFObjective.distributed
+    assert not any(o.distributed for o in (Objective, LfFObjective, GroupDROObjective))
+
+    class PerSample(Objective):  # e.g. LfF: per-sample loss EMAs indexed by dataset index
+        def loss(self, model, x, target, idx):
+            raise AssertionError("must be refused before training")
+
+    monkeypatch.setattr(D, "rank_world", lambda: (1, 2))  # as rank 1 of 2, before any collective
+    ds = torch.utils.data.TensorDataset(torch.zeros(8, 4), torch.zeros(8, dtype=torch.long))
+    recipe = dict(input_size=4, batch_size=4, samples_seen=8, lr=0.1, weight_decay=0.0)
+    with pytest.raises(ValueError, match="PerSample cannot train on 2 processes"):
+        loop.fit(torch.nn.Linear(4, 2), ds, 2, recipe, 0, str(tmp_path / "c.pt"), "h", torch.device("cpu"),
+                 progress=False, objective=PerSample())
