@@ -4,6 +4,7 @@
     python -m vlmbias.bench run [--cores N] [--workdir DIR] [--configfile F ...]
                                                     # the toy DAG from scratch, timed
     python -m vlmbias.bench dag [--few]             # DAG building of config/paper.yaml
+    python -m vlmbias.bench gpu [--out F] [--cpu --tiny]   # the prepared GPU check (vlmbias.gpucheck)
 
 ``summarise``: each rule writes ``benchmarks/<family>/<rule>/<job>.tsv`` (the family: ``data``,
 ``clip``, ``report`` or a table family of the registry: ``dsc``, ``textspan``...); prints, per
@@ -13,6 +14,8 @@ then per family.
 directory, then prints the summary and the total wall time. ``dag``: a dry-run of
 ``config/paper.yaml`` with every dataset pointed at empty placeholder shard files, as many as
 paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
+``gpu``: ConvNeXt-T training img/s and MFU beside timm's benchmark, the TextSpan decomposition's
+img/s for ViT-B-16, the GPU slots on the real devices; see ``vlmbias.gpucheck``.
 """
 
 from __future__ import annotations
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  of which the SLURM plugin's start-up probe: `scontrol show config` took {probe:.1f} s here "
                   f"(slurm-client without a controller); with {NOSLURM.relative_to(ROOT)}/scontrol first on "
                   f"PATH the same dry-run takes {r2['dag_s']:.1f} s")
+    elif argv[:1] == ["gpu"]:
+        from vlmbias import gpucheck  # torch, timm, open_clip: only for this subcommand
+
+        gpucheck.main(argv[1:])
     else:
         root = argv[0] if argv else "benchmarks"
         print(summarise(root).to_string(index=False, float_format="%.1f"))
