@@ -69,15 +69,28 @@ def run_check(cpu: bool = False, tiny: bool = False, timm_script: str | None = N
     if not cpu and not torch.cuda.is_available():
         raise SystemExit("GPU check: no CUDA device here; `--cpu --tiny` runs the same check on CPU at toy sizes")
     t_start = time.perf_counter()
-    # slots first: the dummy jobs find the devices before this process initialises CUDA
-    slots = check_slots(fake_devices=fake_devices if cpu else None)
     device = torch.device("cpu" if cpu else "cuda")
+    errors: dict[str, str] = {}
+
+    def attempt(part: str, fn, *args, **kwargs):
+        """A part that fails (out of memory, /dev/shm too small for the loader...) is reported, and
+        the other parts still run."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - reported in the table and the JSON, exit status 1
+            errors[part] = f"{type(e).__name__}: {e}"
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            return None
+
+    # slots first: the dummy jobs find the devices before this process initialises CUDA
+    slots = attempt("slots", check_slots, fake_devices=fake_devices if cpu else None)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
     peak = T.peak_bf16_flops(name) if device.type == "cuda" else None
 
     spec, recipe = paper_training()
     spec["kwargs"] = {**(spec.get("kwargs") or {}), **s["model_kwargs"]}
-    size, batch = s["input_size"], s["batch_size"]
+    size, batch, warm, steps = s["input_size"], s["batch_size"], s["warmup"], s["steps"]
 
     def make_model():
         torch.manual_seed(0)
@@ -85,30 +98,31 @@ def run_check(cpu: bool = False, tiny: bool = False, timm_script: str | None = N
 
     model = make_model()
     fwd = T.forward_flops(model.to(device), size, device)
-    rows = {"project_step": T.time_step(model, recipe, NUM_CLASSES, device, batch, size, s["warmup"], s["steps"])}
+    rows = {"project_step": attempt("project_step", T.time_step, model, recipe, NUM_CLASSES, device, batch, size,
+                                    warm, steps)}
     del model
-    rows["project_fit"] = T.time_fit(make_model, recipe, NUM_CLASSES, device, batch, size, s["warmup"], s["steps"],
-                                     s["workers"])
-    ref = T.time_timm_reference(spec["arch"], device, batch, size, s["warmup"], s["steps"], timm_opt,
-                                s["model_kwargs"])
-    rows["timm_reference"] = ref
-    cmd = T.timm_command(spec["arch"], batch, size, s["warmup"], s["steps"], timm_opt)
+    rows["project_fit"] = attempt("project_fit", T.time_fit, make_model, recipe, NUM_CLASSES, device, batch, size,
+                                  warm, steps, s["workers"])
+    rows["timm_reference"] = attempt("timm_reference", T.time_timm_reference, spec["arch"], device, batch, size,
+                                     warm, steps, timm_opt, s["model_kwargs"])
+    cmd = T.timm_command(spec["arch"], batch, size, warm, steps, timm_opt)
     if timm_script:
-        res = T.run_timm_script(timm_script, spec["arch"], batch, size, s["warmup"], s["steps"], timm_opt)
-        rows["timm_script"] = {"img_s": float(res["train_samples_per_sec"]),
-                               "ms_step": float(res.get("train_step_time", "nan")), "result": res}
+        res = attempt("timm_script", T.run_timm_script, timm_script, spec["arch"], batch, size, warm, steps,
+                      timm_opt)
+        rows["timm_script"] = res and {"img_s": float(res["train_samples_per_sec"]),
+                                       "ms_step": float(res.get("train_step_time", "nan")), "result": res}
+    rows = {k: v for k, v in rows.items() if v is not None}
+    timm_fwd = rows["timm_reference"]["forward_flops"] if "timm_reference" in rows else fwd
     for key, r in rows.items():
-        flops = 3 * (ref["forward_flops"] if key.startswith("timm") else fwd)
-        r["mfu"] = T.mfu(flops, r["img_s"], peak)
+        r["mfu"] = T.mfu(3 * (timm_fwd if key.startswith("timm") else fwd), r["img_s"], peak)
 
-    dec = bench_model(s["clip"], s["clip_batches"], s["clip_batch"], str(device), reference=False,
-                      reference_limit_mb=0.0)
+    dec = attempt("decomposition", bench_model, s["clip"], s["clip_batches"], s["clip_batch"], str(device),
+                  reference=False, reference_limit_mb=0.0)
     return {"ran_on_gpu": device.type == "cuda", "device": name, "torch": torch.__version__,
-            "timm": timm.__version__, "peak_bf16_flops": peak, "setting": {**s, "arch": spec["arch"],
-                                                                         "num_classes": NUM_CLASSES,
-                                                                         "timm_opt": timm_opt},
+            "timm": timm.__version__, "peak_bf16_flops": peak,
+            "setting": {**s, "arch": spec["arch"], "num_classes": NUM_CLASSES, "timm_opt": timm_opt},
             "forward_flops_per_image": fwd, "train_flops_per_image": 3 * fwd, "train": rows,
-            "timm_command": " ".join(cmd), "decomposition": dec, "slots": slots,
+            "timm_command": " ".join(cmd), "decomposition": dec, "slots": slots, "errors": errors,
             "wall_s": time.perf_counter() - t_start}
 
 
@@ -124,7 +138,7 @@ def format_report(r: dict) -> str:
              f"(3 x {r['forward_flops_per_image'] / 1e9:.3g} forward); "
              f"{s['warmup']} warm-up + {s['steps']} timed steps",
              f"  {'training':46s} {'img/s':>9s} {'ms/step':>9s} {'MFU':>6s}"]
-    n_cls = r["train"]["timm_reference"]["num_classes"]
+    n_cls = r["train"].get("timm_reference", {}).get("num_classes", "?")
     labels = {"project_step": "project step (batch on device)",
               "project_fit": f"project fit() (synthetic data, {s['workers']} workers)",
               "timm_reference": f"timm benchmark.py's way ({s['timm_opt']}, {n_cls} classes)",
@@ -132,21 +146,27 @@ def format_report(r: dict) -> str:
     for key, row in r["train"].items():
         m = "-" if row["mfu"] is None else f"{100 * row['mfu']:.1f}%"
         lines.append(f"  {labels[key]:46s} {row['img_s']:9.1f} {row['ms_step']:9.1f} {m:>6s}")
-    ref = r["train"].get("timm_script", r["train"]["timm_reference"])["img_s"]
-    lines.append(f"  project/timm: step x{r['train']['project_step']['img_s'] / ref:.2f}, "
-                 f"fit x{r['train']['project_fit']['img_s'] / ref:.2f}")
+    ref = r["train"].get("timm_script") or r["train"].get("timm_reference")
+    if ref:
+        lines.append("  project/timm: " + ", ".join(f"{k.split('_')[1]} x{r['train'][k]['img_s'] / ref['img_s']:.2f}"
+                                                    for k in ("project_step", "project_fit") if k in r["train"]))
     lines.append(f"  timm's own script, from a timm checkout: {r['timm_command']}")
     d = r["decomposition"]
-    lines.append(f"TextSpan decomposition, {d['model']} random init, {d['image_size']} px, batch {d['batch_size']}, "
-                 f"fp32: {d['ours_img_s']:.1f} img/s (plain forward {d['forward_img_s']:.1f} img/s)")
+    if d:
+        lines.append(f"TextSpan decomposition, {d['model']} random init, {d['image_size']} px, "
+                     f"batch {d['batch_size']}, fp32: {d['ours_img_s']:.1f} img/s "
+                     f"(plain forward {d['forward_img_s']:.1f} img/s)")
     sl = r["slots"]
-    lines.append(f"GPU slots ({'fake devices, no CUDA' if sl['fake'] else 'real devices'}), pool {sl['pool']}: "
-                 f"{len(sl['jobs'])} concurrent jobs")
-    for i, j in enumerate(sl["jobs"]):
-        where = f"{j['name']} {j['uuid']}, sees {j['visible']} device(s)" if j["name"] else "no CUDA"
-        lines.append(f"  job {i}: CUDA_VISIBLE_DEVICES={j['cuda_visible_devices']!r} -> {where}")
-    lines.append(f"  distinct devices: {'yes' if sl['distinct'] else 'NO'}; one job more refused while all are "
-                 f"held: {'yes' if sl['extra_refused'] else 'NO'}")
+    if sl:
+        lines.append(f"GPU slots ({'fake devices, no CUDA' if sl['fake'] else 'real devices'}), pool {sl['pool']}: "
+                     f"{len(sl['jobs'])} concurrent jobs")
+        for i, j in enumerate(sl["jobs"]):
+            where = f"{j['name']} {j['uuid']}, sees {j['visible']} device(s)" if j["name"] else "no CUDA"
+            lines.append(f"  job {i}: CUDA_VISIBLE_DEVICES={j['cuda_visible_devices']!r} -> {where}")
+        lines.append(f"  distinct devices: {'yes' if sl['distinct'] else 'NO'}; one job more refused while all "
+                     f"are held: {'yes' if sl['extra_refused'] else 'NO'}")
+    for part, err in r["errors"].items():
+        lines.append(f"FAILED {part}: {err}")
     lines.append(f"wall time of the check: {r['wall_s']:.1f} s")
     return "\n".join(lines)
 
@@ -177,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w") as f:
             json.dump(r, f, indent=1, default=str)
+    if r["errors"]:
+        raise SystemExit(f"GPU check: {len(r['errors'])} part(s) failed: {', '.join(r['errors'])}")
     return r
 
 

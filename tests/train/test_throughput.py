@@ -65,7 +65,7 @@ def test_tiny_cpu_check_end_to_end(tmp_path, capsys, monkeypatch):
     bench.main(["gpu", "--cpu", "--tiny", "--threads", "1", "--out", str(out)])
     printed = capsys.readouterr().out
     r = json.loads(out.read_text())
-    assert r["ran_on_gpu"] is False and r["peak_bf16_flops"] is None
+    assert r["errors"] == {} and r["ran_on_gpu"] is False and r["peak_bf16_flops"] is None
     s = r["setting"]
     assert (s["arch"], s["input_size"], s["batch_size"]) == ("convnext_tiny", 32, 4)
     # the FLOPs are those of the model the rows trained: the paper's ConvNeXt-T spec at the tiny widths
@@ -96,3 +96,26 @@ def test_check_needs_a_gpu_without_cpu_flag(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit, match="--cpu --tiny"):
         bench.main(["gpu", "--tiny"])
+
+
+def test_a_failing_part_is_reported_and_the_others_still_run(tmp_path, capsys, monkeypatch):
+    from vlmbias import gpucheck
+
+    def no_shm(*args, **kwargs):
+        raise RuntimeError("DataLoader worker is killed by signal: Bus error (/dev/shm too small)")
+
+    def no_slots(*args, **kwargs):
+        raise RuntimeError("GPU slot check: no GPU in the pool")
+
+    monkeypatch.setattr(T, "time_fit", no_shm)
+    monkeypatch.setattr(gpucheck, "check_slots", no_slots)
+    out = tmp_path / "check.json"
+    with pytest.raises(SystemExit, match="2 part\\(s\\) failed: slots, project_fit"):
+        bench.main(["gpu", "--cpu", "--tiny", "--threads", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    r = json.loads(out.read_text())  # written before the exit
+    assert set(r["train"]) == {"project_step", "timm_reference"} and r["slots"] is None
+    assert r["decomposition"]["ours_img_s"] > 0
+    assert "FAILED project_fit: RuntimeError: DataLoader worker is killed" in printed
+    assert "FAILED slots: RuntimeError: GPU slot check" in printed
+    assert "project/timm: step x" in printed and "fit x" not in printed
