@@ -6,12 +6,12 @@ Short and self-contained (no data, no weights, no workflow; a couple of minutes 
    ``train`` recipe, 3 classes as dataset classification trains it) at 224 px, batch 256, bf16
    autocast, channels_last (``vlmbias.train.throughput``): the project's optimizer step on a batch
    already on the GPU, the project's ``fit`` itself on in-memory synthetic images (its DataLoader
-   with ``--workers`` workers), and timm's ``benchmark.py --bench train`` measurement done the way
-   that script does it on ``timm.create_model('convnext_tiny')`` (optimizer ``--timm-opt``, AdamW
-   by default as the recipe's, timm's own default being SGD), with the ratio; ``--timm-script
-   PATH/benchmark.py`` runs timm's script itself too, and its exact command line is printed either
-   way. MFU = 3 x forward FLOPs per image x images/s / the device's peak dense bf16 FLOP/s
-   (``PEAK_BF16_FLOPS``; a device not in the table is reported without MFU).
+   with ``--workers`` workers, every step's own cost included), and timm's ``benchmark.py --bench
+   train`` measurement done the way that script does it on ``timm.create_model('convnext_tiny')``
+   (optimizer ``--timm-opt``, AdamW by default as the recipe's, timm's own default being SGD), with
+   the ratio; ``--timm-script PATH/benchmark.py`` runs timm's script itself too, and its exact
+   command line is printed either way. MFU = 3 x forward FLOPs per image x images/s / the device's
+   peak dense bf16 FLOP/s (``PEAK_BF16_FLOPS``; a device not in the table is reported without MFU).
 2. **The TextSpan decomposition's images/s for ViT-B-16** (random init, 224 px, fp32 as rule
    textspan_decompose runs it) and the plain forward's, by ``vlmbias.textspan.bench.bench_model``.
 3. **The workstation GPU slots on the real devices** (``vlmbias.core.gpu_check``): one concurrent
@@ -96,12 +96,10 @@ def run_check(cpu: bool = False, tiny: bool = False, timm_script: str | None = N
         torch.manual_seed(0)
         return build_model(spec, NUM_CLASSES, size)
 
-    model = make_model()
-    fwd = T.forward_flops(model.to(device), size, device)
-    rows = {"project_step": attempt("project_step", T.time_step, model, recipe, NUM_CLASSES, device, batch, size,
-                                    warm, steps)}
-    del model
-    rows["project_fit"] = attempt("project_fit", T.time_fit, make_model, recipe, NUM_CLASSES, device, batch, size,
+    fwd = T.forward_flops(make_model().to(device), size, device)
+    rows = {"project_step": attempt("project_step", T.time_step, make_model(), recipe, NUM_CLASSES, device, batch,
+                                    size, warm, steps)}
+    rows["project_fit"] = attempt("project_fit", T.time_fit, make_model(), recipe, NUM_CLASSES, device, batch, size,
                                   warm, steps, s["workers"])
     rows["timm_reference"] = attempt("timm_reference", T.time_timm_reference, spec["arch"], device, batch, size,
                                      warm, steps, timm_opt, s["model_kwargs"])

@@ -2,7 +2,6 @@
 (`python -m vlmbias.bench gpu --cpu --tiny`), which runs every part on toy sizes."""
 
 import json
-import sys
 
 import pytest
 import timm
@@ -57,6 +56,29 @@ def test_synthetic_images_cycle_a_fixed_pool():
     ds = T.SyntheticImages(10, 8, 3, pool=4)
     assert len(ds) == 10 and torch.equal(ds[1][0], ds[5][0]) and not torch.equal(ds[0][0], ds[1][0])
     assert [ds[i][1] for i in range(4)] == [0, 1, 2, 0]
+
+
+def test_fit_row_clocks_fit_without_changing_it(tmp_path):
+    # the stopwatch objective is the recipe's objective: fit trains to the same weights with it
+    from vlmbias.train.loop import fit
+    from vlmbias.train.models import build_model
+    from vlmbias.gpucheck import TINY, paper_training
+    spec, recipe = paper_training()
+    spec["kwargs"] = TINY["model_kwargs"]
+    cpu = torch.device("cpu")
+    r = T.bench_recipe(recipe, 4, 4, 32)
+    weights = []
+    for i, objective in enumerate((None, T._Stopwatch(r, 3, cpu, at=(1, 3)))):
+        torch.manual_seed(0)
+        model = build_model(spec, 3, 32)
+        fit(model, T.SyntheticImages(16, 32, 3), 3, r, seed=0, checkpoint_path=str(tmp_path / f"c{i}.pt"),
+            run_hash="x", device=cpu, progress=False, log=lambda m: None, objective=objective)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+    assert objective.calls == 4 and len(objective.times) == 2 and objective.times[1] > objective.times[0]
+    torch.manual_seed(0)
+    row = T.time_fit(build_model(spec, 3, 32), recipe, 3, cpu, 4, 32, 1, 2, 0)
+    assert row["img_s"] > 0 and row["ms_step"] > 0
 
 
 def test_tiny_cpu_check_end_to_end(tmp_path, capsys, monkeypatch):

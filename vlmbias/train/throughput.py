@@ -9,9 +9,10 @@ allocator) and timed over whole steps ending in a device sync:
   on CUDA) and ``channels_last`` from ``vlmbias.core.device``, the recipe's optimizer and
   scheduler (``vlmbias.train.recipe``), ``zero_grad(set_to_none=True)``.
 * :func:`time_fit` -- ``fit`` itself, unchanged, over an in-memory synthetic dataset (its
-  DataLoader, collation, pinned host-to-device copies, per-epoch checkpoint): timed as the
-  difference of a run of ``warmup + steps`` steps and one of ``warmup`` steps, so set-up and the
-  checkpoint cancel and what is left is ``steps`` steps of the loop as jobs run it.
+  DataLoader, collation, pinned host-to-device copies, whatever it does per step): ``steps`` steps
+  after ``warmup`` ones, clocked through the objective seam (the recipe's objective, which also
+  reads the clock after a device sync at the first and last timed step), so the set-up and the
+  end-of-epoch checkpoint are left out.
 * :func:`time_timm_reference` -- what timm's ``benchmark.py --bench train`` measures, done the way
   it does it (that script ships in timm's GitHub repository, not in the wheel): ``create_model``,
   the model and a fixed random batch channels_last on the device, per step ``zero_grad``, forward
@@ -168,29 +169,39 @@ class SyntheticImages(Dataset):
         return self.images[i % len(self.images)], i % self.num_classes
 
 
-def time_fit(make_model, recipe: dict, num_classes: int, device: torch.device, batch_size: int,
+class _Stopwatch(Classification):
+    """The recipe's classification objective, unchanged, that also reads the clock (after a device
+    sync) when ``fit`` hands it the micro-batches numbered in ``at``: ``fit`` calls ``batch`` once
+    per micro-step, after its DataLoader delivered the batch and the previous step was issued."""
+
+    def __init__(self, recipe: dict, num_classes: int, device: torch.device, at: tuple[int, ...]):
+        super().__init__(recipe, num_classes)
+        self.device, self.at, self.calls, self.times = device, at, 0, []
+
+    def batch(self, x, y):
+        if self.calls in self.at:
+            sync(self.device)
+            self.times.append(time.perf_counter())
+        self.calls += 1
+        return super().batch(x, y)
+
+
+def time_fit(model: nn.Module, recipe: dict, num_classes: int, device: torch.device, batch_size: int,
              input_size: int, warmup: int, steps: int, num_workers: int) -> dict[str, float]:
-    """``fit`` as jobs run it (see the module doc): ``steps`` steps timed as the difference of two
-    runs, ``warmup + steps`` and ``warmup`` steps long (``warmup`` >= 1), each of one epoch."""
-    if warmup < 1 or steps < 1:
-        raise ValueError(f"time_fit needs warmup >= 1 and steps >= 1, got {warmup}, {steps}")
-    walls = {}
+    """``fit`` as jobs run it (see the module doc), for ``warmup + steps + 1`` steps of one epoch over
+    :class:`SyntheticImages`; timed from the start of step ``warmup`` to the start of step
+    ``warmup + steps`` through the objective seam (:class:`_Stopwatch`), so the set-up before the
+    first step and the checkpoint after the last are outside the ``steps`` steps timed."""
+    n = warmup + steps + 1
+    r = bench_recipe(recipe, batch_size, n, input_size)
+    objective = _Stopwatch(r, num_classes, device, at=(warmup, warmup + steps))
     with tempfile.TemporaryDirectory(prefix="vlmbias-fit-bench-") as tmp:
-        for n in (warmup, warmup + steps):
-            r = bench_recipe(recipe, batch_size, n, input_size)
-            ds = SyntheticImages(n * batch_size, input_size, num_classes)
-            model = make_model()
-            sync(device)
-            t0 = time.perf_counter()
-            fit(model, ds, num_classes, r, seed=0, checkpoint_path=os.path.join(tmp, f"ckpt{n}.pt"),
-                run_hash=f"bench{n}", device=device, num_workers=num_workers, progress=False,
-                log=lambda _msg: None)
-            sync(device)
-            walls[n] = time.perf_counter() - t0
-            del model
-    wall = max(walls[warmup + steps] - walls[warmup], 1e-9)
-    return {"img_s": steps * batch_size / wall, "ms_step": 1000 * wall / steps, "num_workers": num_workers,
-            "wall_short_s": walls[warmup], "wall_long_s": walls[warmup + steps]}
+        fit(model, SyntheticImages(n * batch_size, input_size, num_classes), num_classes, r, seed=0,
+            checkpoint_path=os.path.join(tmp, "checkpoint.pt"), run_hash="bench", device=device,
+            num_workers=num_workers, progress=False, log=lambda _msg: None, objective=objective)
+    t0, t1 = objective.times
+    return {"img_s": steps * batch_size / (t1 - t0), "ms_step": 1000 * (t1 - t0) / steps,
+            "num_workers": num_workers}
 
 
 def time_timm_reference(arch: str, device: torch.device, batch_size: int, input_size: int, warmup: int,
