@@ -66,6 +66,11 @@ def run_check(cpu: bool = False, tiny: bool = False, timm_script: str | None = N
         torch.set_num_threads(threads)
     s = copy.deepcopy(TINY if tiny else FULL)
     s.update({k: v for k, v in overrides.items() if v is not None})
+    if s["batch_size"] < 2 or s["batch_size"] % 2:
+        raise SystemExit(f"GPU check: --batch-size {s['batch_size']}: must be even (the recipe's Mixup/CutMix "
+                         "mixes each image with its mirror in the batch)")
+    if s["steps"] < 1 or s["warmup"] < 0:
+        raise SystemExit(f"GPU check: --steps {s['steps']} / --warmup {s['warmup']}: need steps >= 1, warmup >= 0")
     if not cpu and not torch.cuda.is_available():
         raise SystemExit("GPU check: no CUDA device here; `--cpu --tiny` runs the same check on CPU at toy sizes")
     t_start = time.perf_counter()

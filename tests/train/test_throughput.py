@@ -141,3 +141,9 @@ def test_a_failing_part_is_reported_and_the_others_still_run(tmp_path, capsys, m
     assert "FAILED project_fit: RuntimeError: DataLoader worker is killed" in printed
     assert "FAILED slots: RuntimeError: GPU slot check" in printed
     assert "project/timm: step x" in printed and "fit x" not in printed
+
+
+@pytest.mark.parametrize("args, culprit", [(["--batch-size", "5"], "--batch-size 5"), (["--steps", "0"], "--steps 0")])
+def test_bad_arguments_are_named_before_any_work(args, culprit):
+    with pytest.raises(SystemExit, match=culprit):
+        bench.main(["gpu", "--cpu", "--tiny", *args])
