@@ -25,6 +25,7 @@ vlmbias/lle/           Whac-A-Mole: plan, metrics (official), run, methods/ (one
                        registry methods.yaml), ensemble + shifts (LLE), convert, watermark, tables;
                        t15: imagenet (backbone, LLR runs), imagenet_shifts, imagenet_methods.yaml,
                        imagenet_clip (zero-shot rows)
+vlmbias/bench.py       `python -m vlmbias.bench`: workflow benchmarks; `gpu`: the GPU check (gpucheck.py)
 tests/<concern>/       unit tests by package folder; tests/workflow/: DAG, parse, e2e, reruns, SLURM, lint
 envs/ profiles/ report/    conda envs per rule family, workstation and SLURM profiles, report captions
 

@@ -6,6 +6,7 @@
     python -m vlmbias.bench dag [--few]             # DAG building of config/paper.yaml
     python -m vlmbias.bench loader [--format png|jpeg] [--size 500x375] [--model-throughput IMG_S]
                                                     # decode + training transform, img/s per core
+    python -m vlmbias.bench gpu [--out F] [--cpu --tiny]   # the prepared GPU check (vlmbias.gpucheck)
 
 ``summarise``: each rule writes ``benchmarks/<family>/<rule>/<job>.tsv`` (the family: ``data``,
 ``clip``, ``report`` or a table family of the registry: ``dsc``, ``textspan``...); prints, per
@@ -17,6 +18,8 @@ directory, then prints the summary and the total wall time. ``dag``: a dry-run o
 paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
 ``loader``: images/s one core decodes and puts through the training transform, per stored
 format, and the cores one GPU needs at a model throughput (``vlmbias.train.loader_bench``).
+``gpu``: ConvNeXt-T training img/s and MFU beside timm's benchmark, the TextSpan decomposition's
+img/s for ViT-B-16, the GPU slots on the real devices; see ``vlmbias.gpucheck``.
 """
 
 from __future__ import annotations
@@ -207,6 +210,10 @@ def main(argv: list[str] | None = None) -> list[dict] | None:
         from vlmbias.train import loader_bench
 
         return loader_bench.main(argv[1:])
+    elif argv[:1] == ["gpu"]:
+        from vlmbias import gpucheck  # torch, timm, open_clip: only for this subcommand
+
+        gpucheck.main(argv[1:])
     else:
         root = argv[0] if argv else "benchmarks"
         print(summarise(root).to_string(index=False, float_format="%.1f"))
