@@ -103,6 +103,9 @@ def launch(fn: Callable[..., Any], nprocs: int, *args, log: Callable[[str], None
     appends its log lines to (else stderr); ``threads``: torch threads of each process."""
     if nprocs <= 1:
         return fn(*args, **kwargs, log=log)
+    import tempfile
+
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     log(f"launching {nprocs} processes (DistributedDataParallel, "
@@ -110,8 +113,11 @@ def launch(fn: Callable[..., Any], nprocs: int, *args, log: Callable[[str], None
     if log_path:  # the children append to it: what this process wrote first must be there
         sys.stdout.flush()
         sys.stderr.flush()
-    cfg = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nprocs, run_id=uuid.uuid4().hex,
-                       rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
-                       monitor_interval=0.1, start_method="spawn")
-    results = elastic_launch(cfg, _entry)(fn, args, kwargs, log_path, threads, backend)
+    # the elastic agent's own log folder (else a torchelastic_* folder left in /tmp per run)
+    with tempfile.TemporaryDirectory(prefix="vlmbias-ddp-") as agent_logs:
+        cfg = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nprocs, run_id=uuid.uuid4().hex,
+                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
+                           monitor_interval=0.1, start_method="spawn",
+                           logs_specs=DefaultLogsSpecs(log_dir=agent_logs))
+        results = elastic_launch(cfg, _entry)(fn, args, kwargs, log_path, threads, backend)
     return results[0]
