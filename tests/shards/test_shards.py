@@ -289,7 +289,7 @@ def test_scan_memory_does_not_keep_members(tmp_path):
         tf.getmembers()
         control = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert control > 3 * limit, (control, limit)
+    assert control > 2 * limit, (control, limit)  # the fast walk lowered the limit (was 3x at tarfile's)
 
 
 # --------------------------------------------------------------------------- iter_samples, decode
