@@ -346,15 +346,17 @@ class SampleRef(NamedTuple):
         return next(ext for ext in self.members if ext in IMAGE_EXTS)
 
 
-@dataclass
 class _Pending:
-    key: str
-    members: dict[str, tuple[int, int]] = field(default_factory=dict)
-    payload: dict[str, bytes] = field(default_factory=dict)
-    meta: dict | None = None
-    bad_json: bool = False
-    has_image: bool = False
-    duplicate: bool = False
+    """The sample being read: its key, members ``ext -> (offset, size)``, payloads, json."""
+
+    __slots__ = ("key", "members", "payload", "meta", "bad_json", "has_image", "duplicate")
+
+    def __init__(self, key: str, duplicate: bool = False) -> None:
+        self.key, self.duplicate = key, duplicate
+        self.members: dict[str, tuple[int, int]] = {}
+        self.payload: dict[str, bytes] = {}
+        self.meta: dict | None = None
+        self.bad_json = self.has_image = False
 
 
 def _unreadable_detail(magic: bytes, error: Exception | None) -> str:
@@ -383,9 +385,15 @@ def _tar_end_problem(f, start: int, file_size: int) -> str | None:
     return None
 
 
+_JSON = json.JSONDecoder()
+
+
 def _parse_json(data: bytes) -> dict | None:
     try:
-        meta = json.loads(data)
+        if data[:1] == b"{" and data[1:2] != b"\0":  # what json.loads detects as utf-8, decoded alike
+            meta = _JSON.decode(data.decode("utf-8", "surrogatepass"))
+        else:
+            meta = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
     return meta if isinstance(meta, dict) else None
@@ -398,6 +406,7 @@ _NO_DATA = frozenset(b"123456")
 _DEFER = frozenset(b"LKSxgX")  # GNU long name/link, sparse, pax: tarfile's work
 _DEFER_TYPES = frozenset(bytes([c]) for c in _DEFER)
 _WINDOW = 1 << 15  # one pread usually covers a sample's small members and the next header
+_SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # members kept from the header walk's window
 
 
 def _nti(field: bytes) -> int:
@@ -410,39 +419,64 @@ def _nti(field: bytes) -> int:
     return int(field.split(b"\0", 1)[0].decode("ascii").strip() or "0", 8)
 
 
-def _check_sums(headers: list[bytes]) -> int:
-    """Index of the first header whose checksum tarfile refuses (unsigned or signed sum of the
-    block with the checksum field as spaces), or -1."""
-    block = np.frombuffer(b"".join(headers), dtype=np.uint8).reshape(-1, _BLOCK)
+_FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
+
+
+def _plain_octal(block: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Rows whose field ``[a, b)`` is octal digits then one NUL or space (as tarfile and GNU tar
+    write numbers), or all NUL: the rows tarfile's ``nti`` surely parses."""
+    digits = block[:, a:b - 1]
+    octal = ((digits >= 48) & (digits <= 55)).all(axis=1) & ((block[:, b - 1] == 0) | (block[:, b - 1] == 32))
+    return octal | (block[:, a:b] == 0).all(axis=1)
+
+
+def _first_invalid(headers: bytearray) -> int:
+    """Index of the first header tarfile refuses: a number field it cannot parse or a checksum
+    that is neither the unsigned nor the signed sum of the block (checksum field as spaces); -1
+    when all are valid. Plain fields are checked for all headers at once, others one by one."""
+    block = np.frombuffer(headers, dtype=np.uint8).reshape(-1, _BLOCK)
     unsigned = 256 + block.sum(axis=1, dtype=np.int64) - block[:, 148:156].sum(axis=1, dtype=np.int64)
     sblock = block.view(np.int8)
     signed = 256 + sblock.sum(axis=1, dtype=np.int64) - sblock[:, 148:156].sum(axis=1, dtype=np.int64)
-    stored = np.fromiter((_nti(h[148:156]) for h in headers), dtype=np.int64, count=len(headers))
+    digits = block[:, 148:154].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
+    plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (block[:, 154] == 0) & (block[:, 155] == 32)
+    stored = digits @ (8 ** np.arange(5, -1, -1, dtype=np.int64))
+    fields_ok = np.ones(len(block), dtype=bool)
+    for a, b in _FIELDS:
+        fields_ok &= _plain_octal(block, a, b)
+    for i in np.flatnonzero(~plain | ~fields_ok):
+        h = bytes(headers[i * _BLOCK:(i + 1) * _BLOCK])
+        try:
+            for a, b in _FIELDS:
+                _nti(h[a:b])
+            stored[i] = _nti(h[148:156])
+        except (ValueError, UnicodeDecodeError):
+            stored[i] = -1  # tarfile: invalid header
     bad = np.flatnonzero((stored != unsigned) & (stored != signed))
     return int(bad[0]) if bad.size else -1
 
 
 def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool]]:
-    """The shard's tar members as ``(name, offset_data, size, is_file)``, exactly as
-    :meth:`tarfile.TarFile.next` walks them; ``end`` receives how the walk ended:
+    """The shard's tar members as ``(name, offset_data, size, is_file, data)``, exactly as
+    :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt member's bytes when
+    the walk read them anyway, else None); ``end`` receives how the walk ended:
     ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut off or
     invalid past the first) or ``("error", message)`` where it raises.
 
     Without tarfile's per-member objects: 512-byte headers sliced out of 32 KiB ``os.pread``
-    windows, checksums verified a batch of headers at a time (numpy) before their members are
+    windows, number fields and checksums verified a batch of headers at a time (numpy) before their members are
     yielded. The first header and headers tarfile handles on its own (pax, GNU long names,
     sparse) are left to :mod:`tarfile`, which goes on from there; it raises what
     :func:`tarfile.open` raises on a file that is not a tar.
     """
     fd = f.fileno()
-    batch: list[tuple[str, int, int, bool]] = []
-    headers: list[bytes] = []
-    checked: set[bytes] = set()  # the numeric fields met already (they repeat: mode, uid, mtime...)
+    batch: list[tuple[str, int, int, bool, bytes | None]] = []
+    headers = bytearray()  # the batch's headers, for _first_invalid
     buf, buf_start, buf_end = b"", 0, 0
     offset, stop = 0, None
 
     def flush():
-        first = _check_sums(headers)
+        first = _first_invalid(headers)
         if first >= 0:
             return batch[:first], ("end", batch[first][1] - _BLOCK)
         return batch, None
@@ -456,23 +490,18 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                 break
             if offset < buf_start or offset + _BLOCK > buf_end:
                 buf = os.pread(fd, _WINDOW, offset)
-                buf_start, buf_end = offset, offset + len(buf)
-            h = buf[offset - buf_start:offset - buf_start + _BLOCK]
-            if len(h) < _BLOCK or h.count(0) == _BLOCK:  # cut off / end of file / end-of-archive block
-                stop = ("end", offset)
+                buf_start, buf_end, view = offset, offset + len(buf), memoryview(buf)
+            i = offset - buf_start
+            if buf_end - offset < _BLOCK or (not buf[i] and buf.count(0, i, i + _BLOCK) == _BLOCK):
+                stop = ("end", offset)  # cut off / end of file / end-of-archive block
                 break
-            fixed = h[100:124] + h[136:148] + h[329:345]
             try:
-                if fixed not in checked:
-                    for x, y in ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345)):
-                        _nti(h[x:y])
-                    checked.add(fixed)
-                size = _nti(h[124:136])
-                _nti(h[148:156])
+                field = buf[i + 124:i + 136]
+                size = int(field.split(b"\0", 1)[0].strip() or b"0", 8) if field[0] < 0o200 else _nti(field)
             except (ValueError, UnicodeDecodeError):
                 stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
                 break
-            kind = h[156]
+            kind = buf[i + 156]
         if kind == -1 or kind in _DEFER:
             if headers:
                 done, bad = flush()
@@ -480,7 +509,7 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                 if bad is not None:
                     end[:] = bad
                     return
-                batch, headers = [], []
+                batch, headers = [], bytearray()
             f.seek(offset)
             tf = tarfile.open(fileobj=f, mode="r:")  # starts at the file's position
             first = offset == 0
@@ -494,34 +523,37 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                 if info is None:
                     end[:] = ("end", tf.offset)
                     return
-                yield info.name, info.offset_data, info.size, info.isfile()
+                yield info.name, info.offset_data, info.size, info.isfile(), None
                 if first and info.type not in _DEFER_TYPES:  # back to the fast walk after member 1
                     offset = tf.offset
                     break
             continue
-        name = h[:100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        if h[345]:
-            prefix = h[345:500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if buf[i + 345]:
+            prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if prefix:
                 name = prefix + "/" + name
-        headers.append(h)
+        headers += view[i:i + _BLOCK]
         data = offset + _BLOCK
         if kind in _REGULAR:
-            batch.append((name, data, size, not (kind == 0 and name.endswith("/"))))
+            # a small json or txt member read with its header saves a pread later
+            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
+                     and name.endswith(_SMALL_EXTS) else None)
+            batch.append((name, data, size, not (kind == 0 and name.endswith("/")), small))
             offset = data + -(-size // _BLOCK) * _BLOCK
         elif kind in _NO_DATA:
-            batch.append((name, data, size, False))
+            batch.append((name, data, size, False, None))
             offset = data
         else:  # a type tarfile does not know: its data is skipped
-            batch.append((name, data, size, False))
+            batch.append((name, data, size, False, None))
             offset = data + -(-size // _BLOCK) * _BLOCK
-        if len(headers) == 128:  # bounded memory: 64 KiB of headers
+        if len(batch) == 256:  # bounded memory: 128 KiB of headers, small members up to 1 MiB
             done, bad = flush()
             yield from done
             if bad is not None:
                 end[:] = bad
                 return
-            batch, headers = [], []
+            batch, headers = [], bytearray()
     if headers:
         done, bad = flush()
         yield from done
@@ -567,8 +599,8 @@ def _scan(
             return
         members = walk if first is None else itertools.chain([first], walk)
 
-        def read(offset: int, size: int) -> bytes:
-            return os.pread(fd, size, offset)
+        def read(offset: int, size: int, small: bytes | None) -> bytes:
+            return os.pread(fd, size, offset) if small is None else small
 
         def finish(p: _Pending):
             if p.duplicate:
@@ -585,13 +617,14 @@ def _scan(
         broken: str | None = None
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
         match = _MEMBER_RE.match
-        for name, offset_data, size, is_file in members:
+        for name, offset_data, size, is_file, small in members:
             if not is_file:
                 continue
             m = match(name)
             if m is None:
                 continue
-            key, ext = m.group(1), m.group(2).lower()
+            key, ext = m.groups()
+            ext = ext.lower()
             if pending is None or key != pending.key:
                 if pending is not None and (done := finish(pending)) is not None:
                     yield done
@@ -604,15 +637,18 @@ def _scan(
             if ext in pending.members or pending.duplicate:
                 continue  # a repeated extension: the first one wins; a duplicate's members: none read
             pending.members[ext] = (offset_data, size)
-            is_first_image = ext in IMAGE_EXTS and not pending.has_image
-            pending.has_image = pending.has_image or ext in IMAGE_EXTS
+            if ext in IMAGE_EXTS:
+                is_first_image = not pending.has_image
+                pending.has_image = True
+            else:
+                is_first_image = False
             if ext == "json" and read_json:
                 meta = None
                 if size <= MAX_JSON_BYTES:
-                    meta = _parse_json(read(offset_data, size))
+                    meta = _parse_json(read(offset_data, size, small))
                 pending.meta, pending.bad_json = meta, meta is None
             elif read_payload and (is_first_image or ext == "txt"):
-                pending.payload[ext] = read(offset_data, size)
+                pending.payload[ext] = read(offset_data, size, small)
         else:
             broken = end[1] if end[0] == "error" else _tar_end_problem(f, end[1], file_size)
         if broken is not None:

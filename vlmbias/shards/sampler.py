@@ -200,29 +200,37 @@ def _collect_candidates(
     bar = tqdm(indices, desc=f"{name}: scanning shards", unit="shard", disable=not progress)
     for si in bar:
         path = shards[si]
-        priority = _shard_priority(seed, name, path)
+        priority, rank = _shard_priority(seed, name, path), shard_rank[path]
+        n_eligible = n_unsampled = 0
         for position, ref in enumerate(scan_shard(path, counter, read_json=True)):
             pool = pool_of(ref.meta)
             if pool is None:
-                counter.unsample(path)
+                n_unsampled += 1
                 continue
-            eligible[si] += 1
-            if pool not in heaps:
+            n_eligible += 1
+            heap = heaps.get(pool)
+            if heap is None:
                 continue
-            order = (priority(ref.key), shard_rank[path], position)
+            p, size = priority(ref.key), k[pool]
+            full = len(heap) >= size
+            if full and p > -heap[0][0][0]:  # above the heap's largest priority: the common case
+                continue
+            order = (p, rank, position)
             if after is not None and pool in after and order <= after[pool]:
                 continue
-            heap, size = heaps[pool], k[pool]
-            neg = (-order[0], -order[1], -order[2])
-            if len(heap) >= size and neg <= heap[0][0]:
+            neg = (-p, -rank, -position)
+            if full and neg <= heap[0][0]:
                 continue
             ext = ref.image_ext
             extra = tuple((e, loc) for e, loc in ref.members.items() if e not in (*IMAGE_EXTS, "txt", "json"))
             item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"), extra)
-            if len(heap) < size:
-                heapq.heappush(heap, item)
-            else:
+            if full:
                 heapq.heapreplace(heap, item)
+            else:
+                heapq.heappush(heap, item)
+        eligible[si] += n_eligible
+        if n_unsampled:
+            counter.unsample(path, n_unsampled)
     bar.close()
     candidates = {pool: sorted(((-a, -b, -c), *rest) for (a, b, c), *rest in heap) for pool, heap in heaps.items()}
     return candidates, eligible
