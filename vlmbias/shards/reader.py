@@ -422,12 +422,16 @@ def _nti(field: bytes) -> int:
 _FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
 
 
-def _plain_octal(block: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Rows whose field ``[a, b)`` is octal digits then one NUL or space (as tarfile and GNU tar
-    write numbers), or all NUL: the rows tarfile's ``nti`` surely parses."""
-    digits = block[:, a:b - 1]
-    octal = ((digits >= 48) & (digits <= 55)).all(axis=1) & ((block[:, b - 1] == 0) | (block[:, b - 1] == 32))
-    return octal | (block[:, a:b] == 0).all(axis=1)
+_EIGHT = np.array([a + j for a, b in _FIELDS if b - a == 8 for j in range(8)])  # mode uid gid devs
+
+
+def _plain_octal(fields: np.ndarray) -> np.ndarray:
+    """Per row of ``fields`` (rows x fields x width): every field octal digits then one NUL or
+    space (as tarfile and GNU tar write numbers), or all NUL: what tarfile's ``nti`` surely parses."""
+    digits = fields[:, :, :-1]
+    last = fields[:, :, -1]
+    octal = ((digits >= 48) & (digits <= 55)).all(axis=2) & ((last == 0) | (last == 32))
+    return (octal | (fields == 0).all(axis=2)).all(axis=1)
 
 
 def _first_invalid(headers: bytearray) -> int:
@@ -441,9 +445,8 @@ def _first_invalid(headers: bytearray) -> int:
     digits = block[:, 148:154].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
     plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (block[:, 154] == 0) & (block[:, 155] == 32)
     stored = digits @ (8 ** np.arange(5, -1, -1, dtype=np.int64))
-    fields_ok = np.ones(len(block), dtype=bool)
-    for a, b in _FIELDS:
-        fields_ok &= _plain_octal(block, a, b)
+    fields_ok = _plain_octal(block[:, _EIGHT].reshape(len(block), -1, 8)) & _plain_octal(
+        block[:, None, 136:148])  # the 8-byte fields, then mtime
     for i in np.flatnonzero(~plain | ~fields_ok):
         h = bytes(headers[i * _BLOCK:(i + 1) * _BLOCK])
         try:
@@ -529,6 +532,10 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                     break
             continue
         name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if kind == 0 and name.endswith("/"):
+            kind = 53  # tarfile: an old-style directory
+        if kind == 53:
+            name = name.rstrip("/")
         if buf[i + 345]:
             prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             if prefix:
@@ -539,7 +546,7 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
             # a small json or txt member read with its header saves a pread later
             small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
                      and name.endswith(_SMALL_EXTS) else None)
-            batch.append((name, data, size, not (kind == 0 and name.endswith("/")), small))
+            batch.append((name, data, size, True, small))
             offset = data + -(-size // _BLOCK) * _BLOCK
         elif kind in _NO_DATA:
             batch.append((name, data, size, False, None))
