@@ -624,6 +624,7 @@ def _scan(
         broken: str | None = None
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
         match = _MEMBER_RE.match
+        count = counter._get(path)  # the shard's counts, bumped in place: one sample seen at a time
         for name, offset_data, size, is_file, small in members:
             if not is_file:
                 continue
@@ -635,9 +636,9 @@ def _scan(
             if pending is None or key != pending.key:
                 if pending is not None and (done := finish(pending)) is not None:
                     yield done
-                pending = _Pending(key, duplicate=key in keys)
+                pending = _Pending(key, key in keys)
                 keys.add(key)
-                counter.seen_sample(path)
+                count.seen += 1
             if offset_data + size > file_size:
                 broken = f"member {name} runs past the end of the file"
                 break

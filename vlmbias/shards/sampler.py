@@ -267,10 +267,10 @@ def _plan(name: str, n_train: int, n_val: int, source_split: str | None,
         plan = {"": [("val", n_val), ("train", n_train)]}  # one pool: val first, then train
 
         def pool_of(meta):
-            split = (meta or {}).get("split")
-            if source_split is not None and split is not None and split != source_split:
-                return None
-            return ""
+            if meta is None or source_split is None:
+                return ""
+            split = meta.get("split")
+            return None if split is not None and split != source_split else ""
     return quotas, plan, pool_of
 
 
