@@ -57,6 +57,7 @@ import re
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -677,8 +678,7 @@ def scan_shard(path: str, counter: BadInputCounter, read_json: bool = True) -> I
     used or unsampled. Memory grows with the shard's number of keys only (the set that finds
     duplicate keys), not with its members or data.
     """
-    for ref, _ in _scan(path, counter, read_json=read_json, read_payload=False):
-        yield ref
+    return map(itemgetter(0), _scan(path, counter, read_json=read_json, read_payload=False))
 
 
 def read_member(path: str, offset: int, size: int) -> bytes:
