@@ -26,6 +26,37 @@ rule shard_manifest:
         "../scripts/shard_manifest.py"
 
 
+# The header pass of a dataset split over `scan_chunks` jobs (sampling.scan_chunks, or per dataset):
+# each scans a contiguous slice of the shard list and keeps its lowest priorities and its bad-input
+# counts; rule sample merges them into exactly the single job's sample (vlmbias.shards.sampler).
+rule sample_scan:
+    input:
+        unpack(lambda wildcards: vconfig.scan_input(config, wildcards.dataset)),
+    output:
+        candidates=temp("results/samples/{dataset}/scan/{chunk}-of-{n_chunks}.parquet"),
+        counts=temp("results/samples/{dataset}/scan/{chunk}-of-{n_chunks}.parquet.json"),
+    wildcard_constraints:
+        chunk=r"\d+",
+        n_chunks=r"\d+",
+    params:
+        sampling=config["sampling"],
+        splits=lambda wildcards: config["datasets"][wildcards.dataset].get("splits"),
+        seed=config["seed"],
+        max_bad_fraction=config["max_bad_fraction"],
+    log:
+        "logs/sample_scan/{dataset}/{chunk}-of-{n_chunks}.log",
+    benchmark:
+        "benchmarks/data/sample_scan/{dataset}/{chunk}-of-{n_chunks}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=12 * 60,
+    conda:
+        "../envs/sampling.yaml"
+    script:
+        "../scripts/sample_scan.py"
+
+
 rule sample:
     input:
         unpack(lambda wildcards: vconfig.sample_input(config, wildcards.dataset)),

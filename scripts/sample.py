@@ -22,5 +22,6 @@ index = sample_dataset(
     source_split=cfg.get("source_split", "train"),
     samples_per_shard=int(cfg.get("samples_per_shard", 10000)),
     resized_format=cfg.get("resized_format", "png"), jpeg_quality=int(cfg.get("jpeg_quality", 95)),
-    splits=snakemake.params.splits, alpha_background=tuple(cfg.get("alpha_background", (255, 255, 255))))
+    splits=snakemake.params.splits, alpha_background=tuple(cfg.get("alpha_background", (255, 255, 255))),
+    scans=list(snakemake.input.scans) if "scans" in snakemake.input.keys() else None)
 log.info("%s: %d sampled images written to %s", snakemake.wildcards.dataset, len(index), out_dir)

@@ -4,6 +4,9 @@
     python -m vlmbias.bench run [--cores N] [--workdir DIR] [--configfile F ...]
                                                     # the toy DAG from scratch, timed
     python -m vlmbias.bench dag [--few]             # DAG building of config/paper.yaml
+    python -m vlmbias.bench sample [--shards N --per-shard M] [--chunks 1 2 4]
+                                                    # the sampler's header pass: samples/s per core
+                                                    # beside tarfile and `tar tf`, chunk scaling
     python -m vlmbias.bench loader [--format png|jpeg] [--size 500x375] [--model-throughput IMG_S]
                                                     # decode + training transform, img/s per core
     python -m vlmbias.bench gpu [--out F] [--cpu --tiny]   # the prepared GPU check (vlmbias.gpucheck)
@@ -18,6 +21,7 @@ directory, then prints the summary and the total wall time. ``dag``: a dry-run o
 paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
 ``loader``: images/s one core decodes and puts through the training transform, per stored
 format, and the cores one GPU needs at a model throughput (``vlmbias.train.loader_bench``).
+``sample``: the sampler's header pass on synthetic shards (``vlmbias.shards.bench``).
 ``gpu``: ConvNeXt-T training img/s and MFU beside timm's benchmark, the TextSpan decomposition's
 img/s for ViT-B-16, the GPU slots on the real devices; see ``vlmbias.gpucheck``.
 """
@@ -206,6 +210,10 @@ def main(argv: list[str] | None = None) -> list[dict] | None:
             print(f"  of which the SLURM plugin's start-up probe: `scontrol show config` took {probe:.1f} s here "
                   f"(slurm-client without a controller); with {NOSLURM.relative_to(ROOT)}/scontrol first on "
                   f"PATH the same dry-run takes {r2['dag_s']:.1f} s")
+    elif argv[:1] == ["sample"]:
+        from vlmbias.shards import bench as sample_bench
+
+        return sample_bench.main(argv[1:])
     elif argv[:1] == ["loader"]:
         from vlmbias.train import loader_bench
 

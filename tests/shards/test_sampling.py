@@ -449,3 +449,73 @@ def test_odd_content_decided_once_at_sampling(tmp_path):
     assert bad["skipped_by_reason"]["duplicate_key"] == 1 and bad["seen"] == 4
     with pytest.raises(ValueError, match="alpha_background"):
         run([str(raw)], tmp_path / "o2", n_train=2, n_val=1, alpha_background=(0, 0, 256))
+
+
+def _chunked(shards, out, n_chunks, seed=0, **kw):
+    """The sample drawn from ``n_chunks`` scan_chunk files, as rule sample does."""
+    scans = []
+    for c in range(n_chunks):
+        path = str(out) + f".scan{c}.parquet"
+        sampling.scan_chunk("toy", shards, c, n_chunks, path, seed=seed, n_train=kw.get("n_train", 20),
+                            n_val=kw.get("n_val", 6), max_bad_fraction=kw.get("max_bad_fraction", 0.1),
+                            splits=kw.get("splits"), progress=False)
+        scans.append(path)
+    return run(shards, out, seed=seed, scans=scans, **kw)
+
+
+def _files(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3])
+def test_chunked_scan_equals_single_job(tmp_path, n_chunks):
+    """Chunks of the header pass merge into exactly the single job's sample: index, shards and
+    bad-input counts byte for byte, bad input spread over chunks included."""
+    def members(i):
+        if i % 17 == 3:
+            return {"txt": b"no image"}
+        if i % 23 == 5:
+            return {"png": image_bytes(24, 16, seed=i), "json": b"{not json"}
+        if i % 19 == 7:
+            return {"png": b"broken", "json": b"{}"}
+        return {"png": image_bytes(40, 30, seed=i), "txt": b"c", "json": json.dumps({"label": i % 3}).encode()}
+
+    shards = make_dataset(tmp_path / "raw", 5, 30, members_of=members)
+    with open(shards[3], "r+b") as f:  # a truncated shard in the middle
+        f.truncate(os.path.getsize(shards[3]) // 2)
+    run(shards, tmp_path / "single", max_bad_fraction=0.4)
+    _chunked(shards, tmp_path / "chunked", n_chunks, max_bad_fraction=0.4)
+    single, chunked = _files(tmp_path / "single"), _files(tmp_path / "chunked")
+    assert set(single) == set(chunked) and "bad_input.json" in single
+    assert single == chunked
+
+
+def test_chunked_scan_refills_like_single_job(tmp_path):
+    """The re-scan when candidates run out (many undecodable) gives the single job's sample."""
+    good = [image_bytes(24, 16, seed=s) for s in range(5)]
+
+    def members(i):
+        return {"png": b"broken" if i % 2 else good[i % 5], "json": json.dumps({"idx": i}).encode()}
+
+    shards = make_dataset(tmp_path / "raw", 4, 50, members_of=members)
+    run(shards, tmp_path / "single", n_train=15, n_val=5, max_bad_fraction=0.3, seed=1)
+    _chunked(shards, tmp_path / "chunked", 3, n_train=15, n_val=5, max_bad_fraction=0.3, seed=1)
+    assert _files(tmp_path / "single") == _files(tmp_path / "chunked")
+
+
+def test_chunked_scan_keeps_own_splits_and_refuses_a_missing_chunk(tmp_path):
+    shards = make_dataset(tmp_path / "raw", 4, 12, split_of=lambda i: ("train", "val", "test")[i % 3])
+    splits = {"train": 8, "val": 4, "test": 3}
+    run(shards, tmp_path / "single", splits=splits)
+    _chunked(shards, tmp_path / "chunked", 2, splits=splits)
+    assert _files(tmp_path / "single") == _files(tmp_path / "chunked")
+    path = str(tmp_path / "one.parquet")
+    sampling.scan_chunk("toy", shards, 0, 2, path, seed=0, n_train=20, n_val=6, max_bad_fraction=0.1,
+                        progress=False)
+    with pytest.raises(ShardError, match="do not cover"):
+        run(shards, tmp_path / "partial", scans=[path])
+
+
+def test_fast_priority_equals_sample_priority():
+    for key in ("00000001", "a/b/c", "ключ", "k\udcff"):
+        assert sampling._shard_priority(7, "toy", "/x/00001.tar")(key) == sample_priority(7, "toy", "/y/00001.tar", key)

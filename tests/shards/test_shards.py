@@ -266,9 +266,11 @@ def test_scan_unreadable_shards(tmp_path):
 def test_scan_memory_does_not_keep_members(tmp_path):
     """tarfile keeps a list of all members unless told otherwise: peak memory must stay flat
     but for the shard's set of keys (duplicate detection: ~100 bytes a key, 1 MB for a shard of
-    10,000), far below tarfile's member list."""
+    10,000), far below tarfile's member list. The header walk's own working set (a batch of
+    headers and the read windows they lie in, ~0.5 MB) is flat too: the large shard has 12,800
+    samples so that tarfile's list stands out against it."""
     small = make_dataset(tmp_path / "small", 1, 200, members_of=lambda i: {"png": b"p", "txt": b"t"})
-    large = make_dataset(tmp_path / "large", 1, 3200, members_of=lambda i: {"png": b"p", "txt": b"t"})
+    large = make_dataset(tmp_path / "large", 1, 12800, members_of=lambda i: {"png": b"p", "txt": b"t"})
 
     def peak(paths):
         counter = BadInputCounter()
@@ -282,7 +284,7 @@ def test_scan_memory_does_not_keep_members(tmp_path):
 
     peak(small)  # warm-up: imports, caches
     p_small, p_large = peak(small), peak(large)
-    limit = 1.5 * p_small + 64 * 1024 + 160 * (3200 - 200)  # the key set's share: 160 bytes a key
+    limit = 1.5 * p_small + 64 * 1024 + 160 * (12800 - 200)  # the key set's share: 160 bytes a key
     assert p_large < limit, (p_small, p_large)
     with tarfile.open(large[0]) as tf:  # the control: tarfile's own member list is far larger
         tracemalloc.start()
@@ -458,3 +460,94 @@ def test_counter_unreadable_share_and_identity(tmp_path):
         counter.to_dict()
     with pytest.raises(ShardError, match="do not add up"):
         counter.check(1.0, "x")
+
+
+# --------------------------------------------------------------------------- the fast header walk
+
+
+def _tarfile_walk(path):
+    """The reference: tarfile's own walk, as (name, offset_data, size, is_file) and how it ended."""
+    members = []
+    with open(path, "rb") as f, tarfile.open(fileobj=f, mode="r:") as tf:
+        while True:
+            try:
+                info = tf.next()
+            except tarfile.TarError as e:
+                return members, ("error", f"tar read error: {e}")
+            if info is None:
+                return members, ("end", tf.offset)
+            members.append((info.name, info.offset_data, info.size, info.isfile()))
+
+
+def _fast_walk(path):
+    from vlmbias.shards.reader import _members
+
+    end = []
+    with open(path, "rb") as f:
+        members = [m[:4] for m in _members(f, os.path.getsize(path), end)]
+    return members, tuple(end)
+
+
+def _header_offsets(path):
+    with tarfile.open(path) as tf:
+        return [m.offset for m in tf.getmembers()]
+
+
+def _rewrite(path, offset, start, data, fix_checksum):
+    raw = bytearray(open(path, "rb").read())
+    raw[offset + start:offset + start + len(data)] = data
+    if fix_checksum:
+        block = raw[offset:offset + 512]
+        block[148:156] = b" " * 8
+        raw[offset + 148:offset + 156] = b"%06o\0 " % sum(block)
+    open(path, "wb").write(bytes(raw))
+
+
+@pytest.mark.parametrize("case", ["plain", "bad_checksum", "bad_mode", "spaces_in_size", "pax", "gnu",
+                                  "dirs_and_links", "cut_header", "cut_data", "late_pax"])
+def test_fast_walk_equals_tarfile(tmp_path, case):
+    """The header walk without tarfile yields tarfile's members and stops where tarfile stops,
+    whatever the header: checksums, number fields, pax and GNU headers, non-file members, cuts."""
+    path = str(tmp_path / "s.tar")
+    if case in ("pax", "gnu", "dirs_and_links", "late_pax"):
+        fmt = {"gnu": tarfile.GNU_FORMAT}.get(case, tarfile.PAX_FORMAT)
+        with tarfile.open(path, "w", format=fmt) as tf:
+            for i in range(600):
+                name = f"{i:05d}.jpg"
+                if case in ("pax", "gnu") and i % 50 == 7 or case == "late_pax" and i == 500:
+                    name = "d" * 120 + f"/ké{i:05d}.jpg"  # a long, non-ascii name: pax / GNU long name
+                data = bytes(i % 300)
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+                if case == "dirs_and_links" and i % 100 == 3:
+                    for kind, extra in ((tarfile.DIRTYPE, "/"), (tarfile.SYMTYPE, ""), (tarfile.FIFOTYPE, "")):
+                        link = tarfile.TarInfo(f"{i:05d}x{kind.decode()}{extra}")
+                        link.type, link.linkname = kind, "target"
+                        tf.addfile(link)
+    else:
+        make_dataset(tmp_path, 1, 300, members_of=lambda i: {"png": bytes(i % 700), "txt": b"t"})
+        os.replace(str(tmp_path / "00000.tar"), path)
+        offsets = _header_offsets(path)
+        target = offsets[len(offsets) // 2 + 1]
+        if case == "bad_checksum":
+            _rewrite(path, target, 148, b"0000001\0", fix_checksum=False)
+        elif case == "bad_mode":
+            _rewrite(path, target, 100, b"00 0644\0", fix_checksum=True)
+        elif case == "spaces_in_size":  # a size tarfile still reads: "  1234 " (leading spaces)
+            size = tarfile.open(path).getmembers()[len(offsets) // 2 + 1].size
+            _rewrite(path, target, 124, b"%11o " % size, fix_checksum=True)
+        elif case == "cut_header":
+            os.truncate(path, target + 200)
+        elif case == "cut_data":
+            os.truncate(path, target + 512 + 1)
+    assert _fast_walk(path) == _tarfile_walk(path)
+
+
+def test_fast_walk_leaves_only_the_first_header_to_tarfile(tmp_path, monkeypatch):
+    paths = make_dataset(tmp_path, 1, 200)
+    calls = []
+    real = tarfile.TarFile.next
+    monkeypatch.setattr(tarfile.TarFile, "next", lambda self: calls.append(1) or real(self))
+    members, end = _fast_walk(paths[0])
+    assert len(members) == 600 and end[0] == "end" and len(calls) <= 2  # open() reads member 1, next() returns it

@@ -81,7 +81,8 @@ PAPER_JOBS = {
     "t22_textspan_waterbirds": {"sample": 2, "textspan_decompose": 6, "textspan_pool": 3, "textspan_heads": 3,
                                 "textspan_waterbirds": 3, "textspan_waterbirds_table": 1},
 }
-CPU_RULES = {"sample", "shard_manifest", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis",
+PAPER_SCAN_CHUNKS = {"laion": 64, "datacomp": 40}  # config/paper.yaml: datasets.<name>.scan_chunks
+CPU_RULES = {"sample", "sample_scan", "shard_manifest", "textspan_ablations", "textspan_waterbirds", "perceptionclip_eval", "b2t_label_diagnosis",
              "lle_convert_urbancars"}  # + every table rule
 
 
@@ -99,8 +100,17 @@ def test_paper_dag(paper_with_placeholders, table):
     counts = job_counts(p.stdout)
     expected = dict(PAPER_JOBS[table])  # + one shard manifest per sampled user dataset (not the converted one)
     expected["shard_manifest"] = expected.get("sample", 0) - ("lle_convert_urbancars" in expected)
+    # + the header pass's chunks of each sampled dataset that splits it (paper.yaml: laion 64, datacomp 40)
+    sampled = set(re.findall(r"output: results/samples/(\w+)/shards", p.stdout))
+    assert len(sampled) == expected.get("sample", 0)
+    expected["sample_scan"] = sum(PAPER_SCAN_CHUNKS.get(d, 0) for d in sampled)
     expected = {k: v for k, v in expected.items() if v}
     assert counts == {**expected, table: 1, "total": sum(expected.values()) + 1}
+    for d in sampled & set(PAPER_SCAN_CHUNKS):  # sample reads each chunk's candidates and counts
+        n = PAPER_SCAN_CHUNKS[d]
+        (block,) = [b for b in job_blocks(p.stdout, "sample") if f"results/samples/{d}/shards" in b]
+        for c in (0, n - 1):
+            assert f"results/samples/{d}/scan/{c:04d}-of-{n:04d}.parquet.json" in block, block
     t = registry.table(table)
     (writer,) = job_blocks(p.stdout, t.rule)
     for path in [f"results/tables/{table}.csv", f"results/tables/{table}.md", *t.figure_paths(PAPER)]:
@@ -134,6 +144,7 @@ def test_paper_dag_all(paper_with_placeholders):
     counts = job_counts(p.stdout)
     assert counts["train_dsc"] == 68 and counts["sample"] == 14 and "toyworld" not in counts
     assert counts["shard_manifest"] == 13  # every sampled dataset but the converted UrbanCars
+    assert counts["sample_scan"] == sum(PAPER_SCAN_CHUNKS.values())
     assert counts["table_html"] == len(registry.ids())
 
 

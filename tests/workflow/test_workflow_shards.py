@@ -131,3 +131,24 @@ def test_shard_changes_rerun_the_sampling(user_shards, tmp_path):
     assert run(tmp_path, overlay, target).returncode == 0 and planned() == set()
     (mine / "00002.tar").write_bytes((good / "00000.tar").read_bytes())  # a shard added
     assert planned() == {"shard_manifest", "sample"}
+
+
+def test_chunked_header_pass_gives_the_same_sample(user_shards, tmp_path):
+    """datasets.<name>.scan_chunks: 3 sample_scan jobs over the manifest's slices, merged by rule
+    sample into the files one job writes, byte for byte; the chunks' files are temporary."""
+    root, patterns = user_shards
+    target = "results/samples/cc/index.parquet"
+    outs = {}
+    for chunks in (1, 3):
+        overlay = {"datasets": {"cc": {"shards": patterns["cc"], "scan_chunks": chunks}},
+                   "sampling": {"n_train": 20, "n_val": 5}}
+        work = tmp_path / f"chunks{chunks}"
+        work.mkdir()
+        p = run(work, overlay, target)
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert ("rule sample_scan" in p.stderr) == (chunks > 1)
+        sample = work / "results/samples/cc"
+        assert not (sample / "scan").exists() or not any((sample / "scan").iterdir())
+        outs[chunks] = {f.relative_to(sample).as_posix(): f.read_bytes() for f in sorted(sample.rglob("*"))
+                        if f.is_file()}
+    assert "bad_input.json" in outs[1] and outs[1] == outs[3]

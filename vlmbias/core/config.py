@@ -63,11 +63,36 @@ def uses_manifest(config: dict, name: str) -> bool:
     return not toy_source(entry) and not entry.get("urbancars_official")
 
 
-def sample_input(config: dict, name: str) -> dict[str, str | list[str]]:
-    """The input of a dataset's ``sample`` job: ``{"manifest": path}`` or ``{"shards": [...]}``."""
+def scan_input(config: dict, name: str) -> dict[str, str | list[str]]:
+    """The shards a dataset's header pass reads: ``{"manifest": path}`` or ``{"shards": [...]}``."""
     if uses_manifest(config, name):
         return {"manifest": manifest_path(name)}
     return {"shards": dataset_shard_paths(config, name)}
+
+
+def scan_chunks(config: dict, name: str) -> int:
+    """How many ``sample_scan`` jobs split the dataset's header pass: ``datasets.<name>.scan_chunks``,
+    else ``sampling.scan_chunks`` (1: the ``sample`` job scans on its own)."""
+    n = config["datasets"][name].get("scan_chunks", config["sampling"].get("scan_chunks", 1))
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"datasets.{name}.scan_chunks / sampling.scan_chunks must be an integer >= 1, got {n!r}")
+    return n
+
+
+def scan_paths(name: str, n_chunks: int) -> list[str]:
+    """The candidate files of a dataset's ``sample_scan`` jobs (each with its ``.json`` counts)."""
+    return [f"results/samples/{name}/scan/{c:04d}-of-{n_chunks:04d}.parquet" for c in range(n_chunks)]
+
+
+def sample_input(config: dict, name: str) -> dict[str, str | list[str]]:
+    """The input of a dataset's ``sample`` job: its shards (:func:`scan_input`) and, when its header
+    pass is split, the chunks' candidates and counts (``scans``, ``scan_counts``)."""
+    inputs = scan_input(config, name)
+    n = scan_chunks(config, name)
+    if n > 1:
+        inputs["scans"] = scan_paths(name, n)
+        inputs["scan_counts"] = [p + ".json" for p in inputs["scans"]]
+    return inputs
 
 
 def shard_digest(config: dict, name: str) -> str:

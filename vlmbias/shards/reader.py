@@ -50,12 +50,14 @@ from __future__ import annotations
 
 import glob
 import io
+import itertools
 import json
 import os
 import re
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -306,6 +308,23 @@ class BadInputCounter:
                 f"{what}: bad input above max_bad_fraction={max_bad_fraction:g}: " + " | ".join(problems)
             )
 
+    def state(self) -> dict:
+        """The per-shard counts as JSON-able data, for :meth:`merge` (a chunk of a scan)."""
+        return {s: {"seen": c.seen, "used": c.used, "unsampled": c.unsampled, "skipped": dict(c.skipped),
+                    "detail": c.detail} for s, c in self._shards.items()}
+
+    def merge(self, state: Mapping) -> None:
+        """Add another counter's :meth:`state` (counts per shard add up; a shard's first detail
+        is kept)."""
+        for s, c in state.items():
+            count = self._get(s)
+            count.seen += c["seen"]
+            count.used += c["used"]
+            count.unsampled += c["unsampled"]
+            count.skipped.update(c["skipped"])
+            if c.get("detail") and count.detail is None:
+                count.detail = c["detail"]
+
     def write(self, path: str, extra: Mapping | None = None) -> None:
         """Write :meth:`to_dict` (plus ``extra`` keys) as JSON to ``path``."""
         write_json(path, {**(extra or {}), **self.to_dict()}, indent=2)
@@ -328,15 +347,17 @@ class SampleRef(NamedTuple):
         return next(ext for ext in self.members if ext in IMAGE_EXTS)
 
 
-@dataclass
 class _Pending:
-    key: str
-    members: dict[str, tuple[int, int]] = field(default_factory=dict)
-    payload: dict[str, bytes] = field(default_factory=dict)
-    meta: dict | None = None
-    bad_json: bool = False
-    has_image: bool = False
-    duplicate: bool = False
+    """The sample being read: its key, members ``ext -> (offset, size)``, payloads, json."""
+
+    __slots__ = ("key", "members", "payload", "meta", "bad_json", "has_image", "duplicate")
+
+    def __init__(self, key: str, duplicate: bool = False) -> None:
+        self.key, self.duplicate = key, duplicate
+        self.members: dict[str, tuple[int, int]] = {}
+        self.payload: dict[str, bytes] = {}
+        self.meta: dict | None = None
+        self.bad_json = self.has_image = False
 
 
 def _unreadable_detail(magic: bytes, error: Exception | None) -> str:
@@ -365,12 +386,188 @@ def _tar_end_problem(f, start: int, file_size: int) -> str | None:
     return None
 
 
+_JSON = json.JSONDecoder()
+
+
 def _parse_json(data: bytes) -> dict | None:
     try:
-        meta = json.loads(data)
+        if data[:1] == b"{" and data[1:2] != b"\0":  # what json.loads detects as utf-8, decoded alike
+            meta = _JSON.decode(data.decode("utf-8", "surrogatepass"))
+        else:
+            meta = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
     return meta if isinstance(meta, dict) else None
+
+
+# Typeflags the fast walk handles: regular files (REGTYPE, AREGTYPE, CONTTYPE) and the builtin
+# non-file types whose size tarfile does not skip (links, devices, directories, fifos).
+_REGULAR = frozenset(b"0\x007")
+_NO_DATA = frozenset(b"123456")
+_DEFER = frozenset(b"LKSxgX")  # GNU long name/link, sparse, pax: tarfile's work
+_DEFER_TYPES = frozenset(bytes([c]) for c in _DEFER)
+_WINDOW = 1 << 15  # one pread usually covers a sample's small members and the next header
+_SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # members kept from the header walk's window
+
+
+def _nti(field: bytes) -> int:
+    """tarfile's ``nti``: a header's number field (octal, or base-256); ValueError if invalid."""
+    if field[0] in (0o200, 0o377):
+        n = 0
+        for b in field[1:]:
+            n = (n << 8) + b
+        return -(256 ** (len(field) - 1) - n) if field[0] == 0o377 else n
+    return int(field.split(b"\0", 1)[0].decode("ascii").strip() or "0", 8)
+
+
+_FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
+
+
+_EIGHT = np.array([a + j for a, b in _FIELDS if b - a == 8 for j in range(8)])  # mode uid gid devs
+
+
+def _plain_octal(fields: np.ndarray) -> np.ndarray:
+    """Per row of ``fields`` (rows x fields x width): every field octal digits then one NUL or
+    space (as tarfile and GNU tar write numbers), or all NUL: what tarfile's ``nti`` surely parses."""
+    digits = fields[:, :, :-1]
+    last = fields[:, :, -1]
+    octal = ((digits >= 48) & (digits <= 55)).all(axis=2) & ((last == 0) | (last == 32))
+    return (octal | (fields == 0).all(axis=2)).all(axis=1)
+
+
+def _first_invalid(headers: bytearray) -> int:
+    """Index of the first header tarfile refuses: a number field it cannot parse or a checksum
+    that is neither the unsigned nor the signed sum of the block (checksum field as spaces); -1
+    when all are valid. Plain fields are checked for all headers at once, others one by one."""
+    block = np.frombuffer(headers, dtype=np.uint8).reshape(-1, _BLOCK)
+    unsigned = 256 + block.sum(axis=1, dtype=np.int64) - block[:, 148:156].sum(axis=1, dtype=np.int64)
+    sblock = block.view(np.int8)
+    signed = 256 + sblock.sum(axis=1, dtype=np.int64) - sblock[:, 148:156].sum(axis=1, dtype=np.int64)
+    digits = block[:, 148:154].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
+    plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (block[:, 154] == 0) & (block[:, 155] == 32)
+    stored = digits @ (8 ** np.arange(5, -1, -1, dtype=np.int64))
+    fields_ok = _plain_octal(block[:, _EIGHT].reshape(len(block), -1, 8)) & _plain_octal(
+        block[:, None, 136:148])  # the 8-byte fields, then mtime
+    for i in np.flatnonzero(~plain | ~fields_ok):
+        h = bytes(headers[i * _BLOCK:(i + 1) * _BLOCK])
+        try:
+            for a, b in _FIELDS:
+                _nti(h[a:b])
+            stored[i] = _nti(h[148:156])
+        except (ValueError, UnicodeDecodeError):
+            stored[i] = -1  # tarfile: invalid header
+    bad = np.flatnonzero((stored != unsigned) & (stored != signed))
+    return int(bad[0]) if bad.size else -1
+
+
+def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool]]:
+    """The shard's tar members as ``(name, offset_data, size, is_file, data)``, exactly as
+    :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt member's bytes when
+    the walk read them anyway, else None); ``end`` receives how the walk ended:
+    ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut off or
+    invalid past the first) or ``("error", message)`` where it raises.
+
+    Without tarfile's per-member objects: 512-byte headers sliced out of 32 KiB ``os.pread``
+    windows, number fields and checksums verified a batch of headers at a time (numpy) before their members are
+    yielded. The first header and headers tarfile handles on its own (pax, GNU long names,
+    sparse) are left to :mod:`tarfile`, which goes on from there; it raises what
+    :func:`tarfile.open` raises on a file that is not a tar.
+    """
+    fd = f.fileno()
+    batch: list[tuple[str, int, int, bool, bytes | None]] = []
+    headers = bytearray()  # the batch's headers, for _first_invalid
+    buf, buf_start, buf_end = b"", 0, 0
+    offset, stop = 0, None
+
+    def flush():
+        first = _first_invalid(headers)
+        if first >= 0:
+            return batch[:first], ("end", batch[first][1] - _BLOCK)
+        return batch, None
+
+    while True:
+        if offset == 0:
+            kind = -1  # the first header: tarfile's (it decides whether the file is a tar at all)
+        else:
+            if offset > file_size:
+                stop = ("error", "tar read error: unexpected end of data")
+                break
+            if offset < buf_start or offset + _BLOCK > buf_end:
+                buf = os.pread(fd, _WINDOW, offset)
+                buf_start, buf_end, view = offset, offset + len(buf), memoryview(buf)
+            i = offset - buf_start
+            if buf_end - offset < _BLOCK or (not buf[i] and buf.count(0, i, i + _BLOCK) == _BLOCK):
+                stop = ("end", offset)  # cut off / end of file / end-of-archive block
+                break
+            try:
+                field = buf[i + 124:i + 136]
+                size = int(field.split(b"\0", 1)[0].strip() or b"0", 8) if field[0] < 0o200 else _nti(field)
+            except (ValueError, UnicodeDecodeError):
+                stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
+                break
+            kind = buf[i + 156]
+        if kind == -1 or kind in _DEFER:
+            if headers:
+                done, bad = flush()
+                yield from done
+                if bad is not None:
+                    end[:] = bad
+                    return
+                batch, headers = [], bytearray()
+            f.seek(offset)
+            tf = tarfile.open(fileobj=f, mode="r:")  # starts at the file's position
+            first = offset == 0
+            while True:
+                try:
+                    info = tf.next()
+                except (tarfile.TarError, OSError, ValueError) as e:
+                    end[:] = ("error", f"tar read error: {e}")
+                    return
+                tf.members = []  # tarfile keeps every member otherwise
+                if info is None:
+                    end[:] = ("end", tf.offset)
+                    return
+                yield info.name, info.offset_data, info.size, info.isfile(), None
+                if first and info.type not in _DEFER_TYPES:  # back to the fast walk after member 1
+                    offset = tf.offset
+                    break
+            continue
+        name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if kind == 0 and name.endswith("/"):
+            kind = 53  # tarfile: an old-style directory
+        if kind == 53:
+            name = name.rstrip("/")
+        if buf[i + 345]:
+            prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if prefix:
+                name = prefix + "/" + name
+        headers += view[i:i + _BLOCK]
+        data = offset + _BLOCK
+        if kind in _REGULAR:
+            # a small json or txt member read with its header saves a pread later
+            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
+                     and name.endswith(_SMALL_EXTS) else None)
+            batch.append((name, data, size, True, small))
+            offset = data + -(-size // _BLOCK) * _BLOCK
+        elif kind in _NO_DATA:
+            batch.append((name, data, size, False, None))
+            offset = data
+        else:  # a type tarfile does not know: its data is skipped
+            batch.append((name, data, size, False, None))
+            offset = data + -(-size // _BLOCK) * _BLOCK
+        if len(batch) == 256:  # bounded memory: 128 KiB of headers, small members up to 1 MiB
+            done, bad = flush()
+            yield from done
+            if bad is not None:
+                end[:] = bad
+                return
+            batch, headers = [], bytearray()
+    if headers:
+        done, bad = flush()
+        yield from done
+        if bad is not None:
+            stop = bad
+    end[:] = stop
 
 
 def _scan(
@@ -380,7 +577,8 @@ def _scan(
 
     ``read_payload`` loads the first image member and the ``txt`` member into
     the payload dict (``json`` is parsed into ``meta`` when ``read_json``).
-    Counts ``seen`` and skips; the caller counts used/unsampled.
+    Counts ``seen`` and skips; the caller counts used/unsampled. The headers are walked by
+    :func:`_fast_members`, or by :mod:`tarfile` for shards it leaves to it.
     """
     counter.add_shard(path)
 
@@ -394,17 +592,23 @@ def _scan(
         unreadable(f"cannot open: {e}")
         return
     with f:
-        file_size = os.fstat(f.fileno()).st_size
+        fd = f.fileno()
+        file_size = os.fstat(fd).st_size
         if file_size == 0:
             unreadable("zero-byte file")
             return
-        magic = f.read(8)
-        f.seek(0)
+        magic = os.pread(fd, 8, 0)
+        end: list = []
+        walk = _members(f, file_size, end)
         try:
-            tf = tarfile.open(fileobj=f, mode="r:")
+            first = next(walk, None)
         except (tarfile.TarError, OSError, ValueError) as e:
             unreadable(_unreadable_detail(magic, e))
             return
+        members = walk if first is None else itertools.chain([first], walk)
+
+        def read(offset: int, size: int, small: bytes | None) -> bytes:
+            return os.pread(fd, size, offset) if small is None else small
 
         def finish(p: _Pending):
             if p.duplicate:
@@ -420,45 +624,42 @@ def _scan(
         pending: _Pending | None = None
         broken: str | None = None
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
-        while True:
-            try:
-                info = tf.next()
-            except (tarfile.TarError, OSError, ValueError) as e:
-                broken = f"tar read error: {e}"
-                break
-            tf.members = []  # tarfile keeps every member otherwise: memory must stay flat
-            if info is None:
-                broken = _tar_end_problem(f, tf.offset, file_size)
-                break
-            if not info.isfile():
+        match = _MEMBER_RE.match
+        count = counter._get(path)  # the shard's counts, bumped in place: one sample seen at a time
+        for name, offset_data, size, is_file, small in members:
+            if not is_file:
                 continue
-            m = _MEMBER_RE.match(info.name)
+            m = match(name)
             if m is None:
                 continue
-            key, ext = m.group(1), m.group(2).lower()
+            key, ext = m.groups()
+            ext = ext.lower()
             if pending is None or key != pending.key:
                 if pending is not None and (done := finish(pending)) is not None:
                     yield done
-                pending = _Pending(key, duplicate=key in keys)
+                pending = _Pending(key, key in keys)
                 keys.add(key)
-                counter.seen_sample(path)
-            if info.offset_data + info.size > file_size:
-                broken = f"member {info.name} runs past the end of the file"
+                count.seen += 1
+            if offset_data + size > file_size:
+                broken = f"member {name} runs past the end of the file"
                 break
             if ext in pending.members or pending.duplicate:
                 continue  # a repeated extension: the first one wins; a duplicate's members: none read
-            pending.members[ext] = (info.offset_data, info.size)
-            is_first_image = ext in IMAGE_EXTS and not pending.has_image
-            pending.has_image = pending.has_image or ext in IMAGE_EXTS
+            pending.members[ext] = (offset_data, size)
+            if ext in IMAGE_EXTS:
+                is_first_image = not pending.has_image
+                pending.has_image = True
+            else:
+                is_first_image = False
             if ext == "json" and read_json:
                 meta = None
-                if info.size <= MAX_JSON_BYTES:
-                    f.seek(info.offset_data)
-                    meta = _parse_json(f.read(info.size))
+                if size <= MAX_JSON_BYTES:
+                    meta = _parse_json(read(offset_data, size, small))
                 pending.meta, pending.bad_json = meta, meta is None
             elif read_payload and (is_first_image or ext == "txt"):
-                f.seek(info.offset_data)
-                pending.payload[ext] = f.read(info.size)
+                pending.payload[ext] = read(offset_data, size, small)
+        else:
+            broken = end[1] if end[0] == "error" else _tar_end_problem(f, end[1], file_size)
         if broken is not None:
             if pending is None:
                 counter.seen_sample(path)  # nothing complete was met: keep the break visible
@@ -477,8 +678,7 @@ def scan_shard(path: str, counter: BadInputCounter, read_json: bool = True) -> I
     used or unsampled. Memory grows with the shard's number of keys only (the set that finds
     duplicate keys), not with its members or data.
     """
-    for ref, _ in _scan(path, counter, read_json=read_json, read_payload=False):
-        yield ref
+    return map(itemgetter(0), _scan(path, counter, read_json=read_json, read_payload=False))
 
 
 def read_member(path: str, offset: int, size: int) -> bytes:
@@ -545,7 +745,8 @@ def decode_image(data: bytes, mode: str | None = "RGB",
                 return to_rgb(im, background)
             return im.convert(mode) if mode is not None else im.copy()
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
-        raise ImageDecodeError(f"cannot decode image ({type(e).__name__}: {e})") from e
+        message = re.sub(r" at 0x[0-9a-fA-F]+>", ">", str(e))  # no object address: counts reproduce
+        raise ImageDecodeError(f"cannot decode image ({type(e).__name__}: {message})") from e
 
 
 def iter_samples(paths: str | list[str], counter: BadInputCounter, decode: bool = True) -> Iterator[dict]:

@@ -78,6 +78,7 @@ from vlmbias.shards.reader import (
     scan_shard,
     to_rgb,
 )
+from vlmbias.core.io import read_json, write_json
 from vlmbias.shards.writer import ShardWriter
 
 #: Columns of ``index.parquet``, in order.
@@ -97,6 +98,19 @@ def sample_priority(seed: int, name: str, shard: str, key: str) -> int:
     blake2b(f"{seed}\\x00{name}\\x00{basename(shard)}\\x00{key}")."""
     text = f"{seed}\x00{name}\x00{os.path.basename(shard)}\x00{key}"
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogateescape")).digest()[:8], "big")
+
+
+def _shard_priority(seed: int, name: str, shard: str) -> Callable[[str], int]:
+    """:func:`sample_priority` of one shard's keys, the shard's prefix hashed once."""
+    head = hashlib.blake2b(f"{seed}\x00{name}\x00{os.path.basename(shard)}\x00".encode("utf-8", "surrogateescape"))
+    copy, from_bytes = head.copy, int.from_bytes
+
+    def priority(key: str) -> int:
+        h = copy()
+        h.update(key.encode("utf-8", "surrogateescape"))
+        return from_bytes(h.digest()[:8], "big")
+
+    return priority
 
 
 def _label(meta: dict | None):
@@ -166,6 +180,7 @@ def _collect_candidates(
     counter: BadInputCounter,
     after: Mapping[str, tuple] | None,
     progress: bool,
+    indices: range | None = None,
 ) -> tuple[dict[str, list[tuple]], list[int]]:
     """Pass 1: per pool, the k[pool] eligible samples of lowest (priority, shard rank, position)
     above ``after[pool]``.
@@ -175,35 +190,47 @@ def _collect_candidates(
     the candidates of each pool in ascending order, as tuples
     ``(order, shard_index, key, image_ext, image_loc, txt_loc, json_loc, extra_locs)`` with
     ``order = (priority, shard_rank, position)`` and ``extra_locs`` the ``(ext, loc)`` of the
-    extra members, and the number of eligible samples per shard.
+    extra members, and the number of eligible samples per shard. ``indices`` scans only those
+    shards (a chunk; ranks and indices stay those of the full list).
     """
     shard_rank = {path: r for r, path in enumerate(sorted(shards))}
     heaps: dict[str, list[tuple]] = {pool: [] for pool in k}  # max-heaps on order through negation
     eligible = [0] * len(shards)
-    bar = tqdm(shards, desc=f"{name}: scanning shards", unit="shard", disable=not progress)
-    for si, path in enumerate(bar):
+    indices = range(len(shards)) if indices is None else indices
+    bar = tqdm(indices, desc=f"{name}: scanning shards", unit="shard", disable=not progress)
+    for si in bar:
+        path = shards[si]
+        priority, rank = _shard_priority(seed, name, path), shard_rank[path]
+        n_eligible = n_unsampled = 0
         for position, ref in enumerate(scan_shard(path, counter, read_json=True)):
             pool = pool_of(ref.meta)
             if pool is None:
-                counter.unsample(path)
+                n_unsampled += 1
                 continue
-            eligible[si] += 1
-            if pool not in heaps:
+            n_eligible += 1
+            heap = heaps.get(pool)
+            if heap is None:
                 continue
-            order = (sample_priority(seed, name, path, ref.key), shard_rank[path], position)
+            p, size = priority(ref.key), k[pool]
+            full = len(heap) >= size
+            if full and p > -heap[0][0][0]:  # above the heap's largest priority: the common case
+                continue
+            order = (p, rank, position)
             if after is not None and pool in after and order <= after[pool]:
                 continue
-            heap, size = heaps[pool], k[pool]
-            neg = (-order[0], -order[1], -order[2])
-            if len(heap) >= size and neg <= heap[0][0]:
+            neg = (-p, -rank, -position)
+            if full and neg <= heap[0][0]:
                 continue
             ext = ref.image_ext
             extra = tuple((e, loc) for e, loc in ref.members.items() if e not in (*IMAGE_EXTS, "txt", "json"))
             item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"), extra)
-            if len(heap) < size:
-                heapq.heappush(heap, item)
-            else:
+            if full:
                 heapq.heapreplace(heap, item)
+            else:
+                heapq.heappush(heap, item)
+        eligible[si] += n_eligible
+        if n_unsampled:
+            counter.unsample(path, n_unsampled)
     bar.close()
     candidates = {pool: sorted(((-a, -b, -c), *rest) for (a, b, c), *rest in heap) for pool, heap in heaps.items()}
     return candidates, eligible
@@ -213,42 +240,10 @@ def _margin(n: int, max_bad_fraction: float) -> int:
     return math.ceil(max_bad_fraction * n) + 8
 
 
-def sample_dataset(
-    name: str,
-    shard_paths: list[str],
-    out_dir: str,
-    n_train: int,
-    n_val: int,
-    seed: int,
-    max_side: int,
-    max_bad_fraction: float,
-    source_split: str | None = "train",
-    samples_per_shard: int = 10000,
-    resized_format: str = "png",
-    jpeg_quality: int = 95,
-    progress: bool = True,
-    splits: Mapping[str, int] | None = None,
-    alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND,
-) -> pd.DataFrame:
-    """Draw ``n_val`` + ``n_train`` images of one dataset (see the module doc) and write them.
-
-    ``shard_paths`` may hold patterns (expanded with :func:`expand_shards`).
-    ``source_split`` None disables the pre-defined-split filter. Stale
-    split shards (``train-*.tar``, ``val-*.tar``, ...) in ``out_dir/shards`` are removed
-    first. Raises :class:`BadInputError` when bad input passes
-    ``max_bad_fraction`` (naming the shards) and :class:`ShardError` when the
-    dataset has too few eligible decodable images. Returns the index frame
-    (also written to ``out_dir/index.parquet``).
-
-    ``splits`` (e.g. ``{"train": 4000, "val": 1000, "test": 1000}``) keeps the dataset's
-    OWN predefined splits instead (labeled datasets: Waterbirds, CelebA, ImageNet val): from
-    the samples whose json ``split`` is that name, the first ``n`` decodable ones in priority
-    order form our split of the same name; ``n_train``, ``n_val`` and ``source_split`` are then
-    not used, and samples of other (or no) splits count as unsampled. A split of 0 images is
-    allowed (an empty split: no shard, no index row).
-    """
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(f"dataset name must match [A-Za-z0-9_-]+ (it is part of sample keys): {name!r}")
+def _plan(name: str, n_train: int, n_val: int, source_split: str | None,
+          splits: Mapping[str, int] | None) -> tuple[dict[str, int], dict[str, list], Callable]:
+    """Quotas per output split, the pools that fill them and ``pool_of(meta)`` (see
+    :func:`sample_dataset`); raises ValueError on bad sizes or names."""
     if splits is not None:
         if not splits:
             raise ValueError(f"dataset {name!r}: 'splits' is empty; name at least one split")
@@ -272,10 +267,55 @@ def sample_dataset(
         plan = {"": [("val", n_val), ("train", n_train)]}  # one pool: val first, then train
 
         def pool_of(meta):
-            split = (meta or {}).get("split")
-            if source_split is not None and split is not None and split != source_split:
-                return None
-            return ""
+            if meta is None or source_split is None:
+                return ""
+            split = meta.get("split")
+            return None if split is not None and split != source_split else ""
+    return quotas, plan, pool_of
+
+
+def sample_dataset(
+    name: str,
+    shard_paths: list[str],
+    out_dir: str,
+    n_train: int,
+    n_val: int,
+    seed: int,
+    max_side: int,
+    max_bad_fraction: float,
+    source_split: str | None = "train",
+    samples_per_shard: int = 10000,
+    resized_format: str = "png",
+    jpeg_quality: int = 95,
+    progress: bool = True,
+    splits: Mapping[str, int] | None = None,
+    alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND,
+    scans: list[str] | None = None,
+) -> pd.DataFrame:
+    """Draw ``n_val`` + ``n_train`` images of one dataset (see the module doc) and write them.
+
+    ``shard_paths`` may hold patterns (expanded with :func:`expand_shards`).
+    ``source_split`` None disables the pre-defined-split filter. Stale
+    split shards (``train-*.tar``, ``val-*.tar``, ...) in ``out_dir/shards`` are removed
+    first. Raises :class:`BadInputError` when bad input passes
+    ``max_bad_fraction`` (naming the shards) and :class:`ShardError` when the
+    dataset has too few eligible decodable images. Returns the index frame
+    (also written to ``out_dir/index.parquet``).
+
+    ``splits`` (e.g. ``{"train": 4000, "val": 1000, "test": 1000}``) keeps the dataset's
+    OWN predefined splits instead (labeled datasets: Waterbirds, CelebA, ImageNet val): from
+    the samples whose json ``split`` is that name, the first ``n`` decodable ones in priority
+    order form our split of the same name; ``n_train``, ``n_val`` and ``source_split`` are then
+    not used, and samples of other (or no) splits count as unsampled. A split of 0 images is
+    allowed (an empty split: no shard, no index row).
+
+    ``scans``: the files :func:`scan_chunk` wrote for every chunk of the same shard list and
+    arguments; pass 1 is then their merge (the k lowest priorities of all chunks' k lowest, the
+    counts added up), exactly what the single scan gives.
+    """
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"dataset name must match [A-Za-z0-9_-]+ (it is part of sample keys): {name!r}")
+    quotas, plan, pool_of = _plan(name, n_train, n_val, source_split, splits)
     alpha_background = tuple(int(c) for c in alpha_background)
     if len(alpha_background) != 3 or not all(0 <= c <= 255 for c in alpha_background):
         raise ValueError(f"alpha_background must be 3 values in 0..255 (R, G, B), got {alpha_background}")
@@ -301,9 +341,12 @@ def sample_dataset(
     need = {pool: sum(n for _, n in outs) for pool, outs in plan.items()}
     total = sum(need.values())
     k = {pool: n + _margin(n, max_bad_fraction) for pool, n in need.items()}
-    candidates, eligible = _collect_candidates(
-        shards, name, seed, pool_of, k, counter, after=None, progress=progress
-    )
+    if scans is None:
+        candidates, eligible = _collect_candidates(
+            shards, name, seed, pool_of, k, counter, after=None, progress=progress
+        )
+    else:
+        candidates, eligible = _merge_scans(scans, shards, k, counter)
     processed = [0] * len(shards)
     rows: dict[str, list] = {c: [] for c in INDEX_COLUMNS}
     writers = {
@@ -409,6 +452,73 @@ def sample_dataset(
         extra.update(n_train=None, n_val=None, source_split=None, splits=quotas)
     counter.write(os.path.join(out_dir, "bad_input.json"), extra=extra)
     return frame
+
+
+def chunk_range(n_shards: int, chunk: int, n_chunks: int) -> range:
+    """The shard indices of ``chunk`` (0-based) of ``n_chunks`` contiguous slices of the list."""
+    if not 0 <= chunk < n_chunks:
+        raise ValueError(f"chunk {chunk} is not in 0..{n_chunks - 1}")
+    return range(chunk * n_shards // n_chunks, (chunk + 1) * n_shards // n_chunks)
+
+
+_SCAN_COLUMNS = ("pool", "priority", "shard_rank", "position", "si", "key", "ext", "offset", "size",
+                 "txt_offset", "txt_size", "json_offset", "json_size", "extras")
+
+
+def scan_chunk(name: str, shard_paths: list[str], chunk: int, n_chunks: int, out_path: str, seed: int,
+               n_train: int, n_val: int, max_bad_fraction: float, source_split: str | None = "train",
+               splits: Mapping[str, int] | None = None, progress: bool = True) -> None:
+    """Pass 1 of :func:`sample_dataset` over one chunk (:func:`chunk_range`) of the dataset's
+    shards: writes ``out_path`` (parquet: the chunk's candidates per pool, the k lowest orders
+    with their members' locations) and ``out_path + ".json"`` (its bad-input counts per shard and
+    eligible samples per shard), for ``sample_dataset(..., scans=[...])`` to merge."""
+    quotas, plan, pool_of = _plan(name, n_train, n_val, source_split, splits)
+    shards = expand_shards(shard_paths)
+    indices = chunk_range(len(shards), chunk, n_chunks)
+    k = {pool: n + _margin(n, max_bad_fraction) for pool, n in
+         ((pool, sum(n for _, n in outs)) for pool, outs in plan.items())}
+    counter = BadInputCounter()
+    candidates, eligible = _collect_candidates(shards, name, seed, pool_of, k, counter, after=None,
+                                               progress=progress, indices=indices)
+    rows = []
+    for pool, cands in candidates.items():
+        for (priority, rank, position), si, key, ext, loc, txt, js, extra in cands:
+            rows.append((pool, priority, rank, position, si, key, ext, *loc, *(txt or (-1, -1)),
+                         *(js or (-1, -1)), json.dumps([[e, *l] for e, l in extra])))
+    frame = pd.DataFrame(rows, columns=_SCAN_COLUMNS).astype(
+        {"pool": "str", "priority": "uint64", "key": "str", "ext": "str", "extras": "str"})
+    frame.to_parquet(out_path, index=False)
+    write_json(out_path + ".json", {
+        "dataset": name, "n_shards": len(shards), "chunk": chunk, "n_chunks": n_chunks,
+        "eligible": {str(si): eligible[si] for si in indices}, "counts": counter.state()})
+
+
+def _merge_scans(scans: list[str], shards: list[str], k: Mapping[str, int],
+                 counter: BadInputCounter) -> tuple[dict[str, list[tuple]], list[int]]:
+    """:func:`_collect_candidates`'s result from the chunks :func:`scan_chunk` wrote."""
+    eligible = [0] * len(shards)
+    covered: list[int] = []
+    pools: dict[str, list[tuple]] = {pool: [] for pool in k}
+    for path in scans:
+        meta = read_json(path + ".json")
+        if meta["n_shards"] != len(shards):
+            raise ShardError(f"{path}: a scan of {meta['n_shards']} shards, the dataset has {len(shards)}")
+        counter.merge(meta["counts"])
+        for si, n in meta["eligible"].items():
+            eligible[int(si)] = n
+            covered.append(int(si))
+        frame = pd.read_parquet(path)
+        for r in frame.itertuples(index=False):
+            if r.pool not in pools:
+                raise ShardError(f"{path}: candidates of pool {r.pool!r}, not one of {sorted(pools)}")
+            loc = lambda o, n: None if o < 0 else (int(o), int(n))  # noqa: E731
+            pools[r.pool].append(((int(r.priority), int(r.shard_rank), int(r.position)), int(r.si), r.key,
+                                  r.ext, (int(r.offset), int(r.size)), loc(r.txt_offset, r.txt_size),
+                                  loc(r.json_offset, r.json_size),
+                                  tuple((e, (o, n)) for e, o, n in json.loads(r.extras))))
+    if sorted(covered) != list(range(len(shards))):
+        raise ShardError(f"the scans {scans} do not cover each of the {len(shards)} shards exactly once")
+    return {pool: sorted(c)[:k[pool]] for pool, c in pools.items()}, eligible
 
 
 def _frame(rows: dict[str, list]) -> pd.DataFrame:
