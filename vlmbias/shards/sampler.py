@@ -240,6 +240,12 @@ def _margin(n: int, max_bad_fraction: float) -> int:
     return math.ceil(max_bad_fraction * n) + 8
 
 
+def _heap_sizes(plan: Mapping[str, list], max_bad_fraction: float) -> tuple[dict[str, int], dict[str, int]]:
+    """(images each pool must give, candidates pass 1 keeps per pool: that plus the margin)."""
+    need = {pool: sum(n for _, n in outs) for pool, outs in plan.items()}
+    return need, {pool: n + _margin(n, max_bad_fraction) for pool, n in need.items()}
+
+
 def _plan(name: str, n_train: int, n_val: int, source_split: str | None,
           splits: Mapping[str, int] | None) -> tuple[dict[str, int], dict[str, list], Callable]:
     """Quotas per output split, the pools that fill them and ``pool_of(meta)`` (see
@@ -338,9 +344,8 @@ def sample_dataset(
         os.remove(path)
 
     counter = BadInputCounter()
-    need = {pool: sum(n for _, n in outs) for pool, outs in plan.items()}
+    need, k = _heap_sizes(plan, max_bad_fraction)
     total = sum(need.values())
-    k = {pool: n + _margin(n, max_bad_fraction) for pool, n in need.items()}
     if scans is None:
         candidates, eligible = _collect_candidates(
             shards, name, seed, pool_of, k, counter, after=None, progress=progress
@@ -472,11 +477,10 @@ def scan_chunk(name: str, shard_paths: list[str], chunk: int, n_chunks: int, out
     shards: writes ``out_path`` (parquet: the chunk's candidates per pool, the k lowest orders
     with their members' locations) and ``out_path + ".json"`` (its bad-input counts per shard and
     eligible samples per shard), for ``sample_dataset(..., scans=[...])`` to merge."""
-    quotas, plan, pool_of = _plan(name, n_train, n_val, source_split, splits)
+    _, plan, pool_of = _plan(name, n_train, n_val, source_split, splits)
     shards = expand_shards(shard_paths)
     indices = chunk_range(len(shards), chunk, n_chunks)
-    k = {pool: n + _margin(n, max_bad_fraction) for pool, n in
-         ((pool, sum(n for _, n in outs)) for pool, outs in plan.items())}
+    _, k = _heap_sizes(plan, max_bad_fraction)
     counter = BadInputCounter()
     candidates, eligible = _collect_candidates(shards, name, seed, pool_of, k, counter, after=None,
                                                progress=progress, indices=indices)
