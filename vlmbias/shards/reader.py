@@ -52,8 +52,10 @@ import glob
 import io
 import itertools
 import json
+import json.scanner
 import os
 import re
+import struct
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ from PIL import Image
 from vlmbias.core.io import write_json
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
+_IMAGE_EXTS = frozenset(IMAGE_EXTS)
 REASONS = ("missing_image", "truncated_tar", "bad_json", "undecodable_image", "unreadable_shard", "duplicate_key")
 
 #: json members larger than this are not read and count as ``bad_json``.
@@ -347,19 +350,6 @@ class SampleRef(NamedTuple):
         return next(ext for ext in self.members if ext in IMAGE_EXTS)
 
 
-class _Pending:
-    """The sample being read: its key, members ``ext -> (offset, size)``, payloads, json."""
-
-    __slots__ = ("key", "members", "payload", "meta", "bad_json", "has_image", "duplicate")
-
-    def __init__(self, key: str, duplicate: bool = False) -> None:
-        self.key, self.duplicate = key, duplicate
-        self.members: dict[str, tuple[int, int]] = {}
-        self.payload: dict[str, bytes] = {}
-        self.meta: dict | None = None
-        self.bad_json = self.has_image = False
-
-
 def _unreadable_detail(magic: bytes, error: Exception | None) -> str:
     for prefix, kind in _COMPRESSED_MAGIC:
         if magic.startswith(prefix):
@@ -386,16 +376,21 @@ def _tar_end_problem(f, start: int, file_size: int) -> str | None:
     return None
 
 
-_JSON = json.JSONDecoder()
+_JSON_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # what json.loads runs, without its wrapping
 
 
 def _parse_json(data: bytes) -> dict | None:
+    """``json.loads(data)`` when it is an object, else None (invalid, not an object, nested
+    too deep)."""
     try:
         if data[:1] == b"{" and data[1:2] != b"\0":  # what json.loads detects as utf-8, decoded alike
-            meta = _JSON.decode(data.decode("utf-8", "surrogatepass"))
+            text = data.decode("utf-8", "surrogatepass")
+            meta, end = _JSON_SCAN(text, 0)
+            if end != len(text) and text[end:].strip(" \t\n\r"):  # json.loads: "Extra data"
+                return None
         else:
             meta = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, StopIteration, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return meta if isinstance(meta, dict) else None
 
@@ -408,78 +403,88 @@ _DEFER = frozenset(b"LKSxgX")  # GNU long name/link, sparse, pax: tarfile's work
 _DEFER_TYPES = frozenset(bytes([c]) for c in _DEFER)
 _WINDOW = 1 << 15  # one pread usually covers a sample's small members and the next header
 _SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # members kept from the header walk's window
-
-
-def _nti(field: bytes) -> int:
-    """tarfile's ``nti``: a header's number field (octal, or base-256); ValueError if invalid."""
-    if field[0] in (0o200, 0o377):
-        n = 0
-        for b in field[1:]:
-            n = (n << 8) + b
-        return -(256 ** (len(field) - 1) - n) if field[0] == 0o377 else n
-    return int(field.split(b"\0", 1)[0].decode("ascii").strip() or "0", 8)
+_BATCH = 256  # headers checked at once; bounded memory: 128 KiB of headers, small members up to 1 MiB
 
 
 _FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
+_CHECKED = np.concatenate([np.arange(a, b) for a, b in _FIELDS])  # the fields' bytes, side by side
+_DIGIT = np.concatenate([np.arange(b - a) < b - a - 1 for a, b in _FIELDS])  # False: a field's last byte
+_POW8 = 8 ** np.arange(5, -1, -1, dtype=np.int64)
 
 
-_EIGHT = np.array([a + j for a, b in _FIELDS if b - a == 8 for j in range(8)])  # mode uid gid devs
-
-
-def _plain_octal(fields: np.ndarray) -> np.ndarray:
-    """Per row of ``fields`` (rows x fields x width): every field octal digits then one NUL or
-    space (as tarfile and GNU tar write numbers), or all NUL: what tarfile's ``nti`` surely parses."""
-    digits = fields[:, :, :-1]
-    last = fields[:, :, -1]
-    octal = ((digits >= 48) & (digits <= 55)).all(axis=2) & ((last == 0) | (last == 32))
-    return (octal | (fields == 0).all(axis=2)).all(axis=1)
+def _plain_fields(block: np.ndarray) -> np.ndarray:
+    """Per header of ``block`` (headers x 512): every number field octal digits or NULs, then a
+    NUL or a space (as tarfile and GNU tar write them; all NUL too): fields tarfile's ``nti``
+    surely parses (it reads up to the first NUL)."""
+    fields = block[:, _CHECKED]
+    nul = fields == 0
+    return np.where(_DIGIT, ((fields - 48) < 8) | nul, nul | (fields == 32)).all(axis=1)
 
 
 def _first_invalid(headers: bytearray) -> int:
     """Index of the first header tarfile refuses: a number field it cannot parse or a checksum
     that is neither the unsigned nor the signed sum of the block (checksum field as spaces); -1
-    when all are valid. Plain fields are checked for all headers at once, others one by one."""
+    when all are valid. All headers are checked at once for the plain case (octal fields as both
+    tars write them, the unsigned sum); the others go one by one through tarfile's own ``nti``
+    and ``calc_chksums``."""
     block = np.frombuffer(headers, dtype=np.uint8).reshape(-1, _BLOCK)
-    unsigned = 256 + block.sum(axis=1, dtype=np.int64) - block[:, 148:156].sum(axis=1, dtype=np.int64)
-    sblock = block.view(np.int8)
-    signed = 256 + sblock.sum(axis=1, dtype=np.int64) - sblock[:, 148:156].sum(axis=1, dtype=np.int64)
-    digits = block[:, 148:154].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
-    plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (block[:, 154] == 0) & (block[:, 155] == 32)
-    stored = digits @ (8 ** np.arange(5, -1, -1, dtype=np.int64))
-    fields_ok = _plain_octal(block[:, _EIGHT].reshape(len(block), -1, 8)) & _plain_octal(
-        block[:, None, 136:148])  # the 8-byte fields, then mtime
-    for i in np.flatnonzero(~plain | ~fields_ok):
+    chk = block[:, 148:156]
+    unsigned = 256 + block.sum(axis=1, dtype=np.uint32).astype(np.int64) - chk.sum(axis=1, dtype=np.int64)
+    digits = chk[:, :6].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
+    plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (chk[:, 6] == 0) & (chk[:, 7] == 32)
+    for i in np.flatnonzero(~(plain & _plain_fields(block)) | (digits @ _POW8 != unsigned)):
         h = bytes(headers[i * _BLOCK:(i + 1) * _BLOCK])
         try:
             for a, b in _FIELDS:
-                _nti(h[a:b])
-            stored[i] = _nti(h[148:156])
-        except (ValueError, UnicodeDecodeError):
-            stored[i] = -1  # tarfile: invalid header
-    bad = np.flatnonzero((stored != unsigned) & (stored != signed))
-    return int(bad[0]) if bad.size else -1
+                tarfile.nti(h[a:b])
+            if tarfile.nti(h[148:156]) not in tarfile.calc_chksums(h):
+                return int(i)
+        except tarfile.HeaderError:
+            return int(i)
+    return -1
 
 
-def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool]]:
-    """The shard's tar members as ``(name, offset_data, size, is_file, data)``, exactly as
-    :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt member's bytes when
-    the walk read them anyway, else None); ``end`` receives how the walk ended:
-    ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut off or
-    invalid past the first) or ``("error", message)`` where it raises.
+# name, the size field's first 11 bytes and its 12th, typeflag, the ustar prefix's first byte
+_HEADER = struct.Struct("100s24x11sB20xB188xB")
+
+
+def _number(field: bytes) -> int | None:
+    """tarfile's ``nti`` (a header's number field: octal or base-256); None where it refuses it."""
+    try:
+        return tarfile.nti(field)
+    except tarfile.HeaderError:
+        return None
+
+
+_Member = tuple  # (name, offset_data, size, is_file, small member's bytes or None)
+
+
+def _members(f, file_size: int, end: list) -> Iterator[_Member]:
+    """The shard's tar members one by one: :func:`_member_batches` unbatched."""
+    return itertools.chain.from_iterable(_member_batches(f, file_size, end))
+
+
+def _member_batches(f, file_size: int, end: list) -> Iterator[list[_Member]]:
+    """The shard's tar members, in batches of up to :data:`_BATCH`, as ``(name, offset_data, size, is_file,
+    data)``, exactly as :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt
+    member's bytes when the walk read them anyway, else None); ``end`` receives how the walk
+    ended: ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut
+    off or invalid past the first) or ``("error", message)`` where it raises.
 
     Without tarfile's per-member objects: 512-byte headers sliced out of 32 KiB ``os.pread``
-    windows, number fields and checksums verified a batch of headers at a time (numpy) before their members are
-    yielded. The first header and headers tarfile handles on its own (pax, GNU long names,
-    sparse) are left to :mod:`tarfile`, which goes on from there; it raises what
+    windows, number fields and checksums verified a batch of headers at a time (numpy) before
+    the batch is yielded. The first header and headers tarfile handles on its own (pax, GNU long
+    names, sparse) are left to :mod:`tarfile`, which goes on from there; it raises what
     :func:`tarfile.open` raises on a file that is not a tar.
     """
     fd = f.fileno()
-    batch: list[tuple[str, int, int, bool, bytes | None]] = []
+    batch: list[_Member] = []
     headers = bytearray()  # the batch's headers, for _first_invalid
     buf, buf_start, buf_end = b"", 0, 0
     offset, stop = 0, None
 
-    def flush():
+    def checked():
+        """The batch's members up to the first invalid header, and the end there, if any."""
         first = _first_invalid(headers)
         if first >= 0:
             return batch[:first], ("end", batch[first][1] - _BLOCK)
@@ -496,20 +501,35 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                 buf = os.pread(fd, _WINDOW, offset)
                 buf_start, buf_end, view = offset, offset + len(buf), memoryview(buf)
             i = offset - buf_start
-            if buf_end - offset < _BLOCK or (not buf[i] and buf.count(0, i, i + _BLOCK) == _BLOCK):
-                stop = ("end", offset)  # cut off / end of file / end-of-archive block
+            if buf_end - offset < _BLOCK:
+                stop = ("end", offset)  # cut off / end of file
                 break
-            try:
-                field = buf[i + 124:i + 136]
-                size = int(field.split(b"\0", 1)[0].strip() or b"0", 8) if field[0] < 0o200 else _nti(field)
-            except (ValueError, UnicodeDecodeError):
+            raw_name, size11, term, kind, prefixed = _HEADER.unpack_from(buf, i)
+            if not raw_name[0] and buf.count(0, i, i + _BLOCK) == _BLOCK:
+                stop = ("end", offset)  # an end-of-archive block
+                break
+            size = None
+            if not term:  # the size field as both tars write it: "%011o\\0"
+                try:
+                    size = int(size11, 8)
+                except ValueError:
+                    pass
+            if size is None and (size := _number(buf[i + 124:i + 136])) is None:
                 stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
                 break
-            kind = buf[i + 156]
-        if kind == -1 or kind in _DEFER:
+        if kind == 48 and not prefixed:  # a regular file without a ustar prefix: most members
+            name = raw_name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            headers += view[i:i + _BLOCK]
+            data = offset + _BLOCK
+            # a small json or txt member read with its header saves a pread later
+            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
+                     and name.endswith(_SMALL_EXTS) else None)
+            batch.append((name, data, size, True, small))
+            offset = data + -(-size // _BLOCK) * _BLOCK
+        elif kind == -1 or kind in _DEFER:
             if headers:
-                done, bad = flush()
-                yield from done
+                done, bad = checked()
+                yield done
                 if bad is not None:
                     end[:] = bad
                     return
@@ -527,44 +547,44 @@ def _members(f, file_size: int, end: list) -> Iterator[tuple[str, int, int, bool
                 if info is None:
                     end[:] = ("end", tf.offset)
                     return
-                yield info.name, info.offset_data, info.size, info.isfile(), None
+                yield [(info.name, info.offset_data, info.size, info.isfile(), None)]
                 if first and info.type not in _DEFER_TYPES:  # back to the fast walk after member 1
                     offset = tf.offset
                     break
             continue
-        name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        if kind == 0 and name.endswith("/"):
-            kind = 53  # tarfile: an old-style directory
-        if kind == 53:
-            name = name.rstrip("/")
-        if buf[i + 345]:
-            prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            if prefix:
-                name = prefix + "/" + name
-        headers += view[i:i + _BLOCK]
-        data = offset + _BLOCK
-        if kind in _REGULAR:
-            # a small json or txt member read with its header saves a pread later
-            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
-                     and name.endswith(_SMALL_EXTS) else None)
-            batch.append((name, data, size, True, small))
-            offset = data + -(-size // _BLOCK) * _BLOCK
-        elif kind in _NO_DATA:
-            batch.append((name, data, size, False, None))
-            offset = data
-        else:  # a type tarfile does not know: its data is skipped
-            batch.append((name, data, size, False, None))
-            offset = data + -(-size // _BLOCK) * _BLOCK
-        if len(batch) == 256:  # bounded memory: 128 KiB of headers, small members up to 1 MiB
-            done, bad = flush()
-            yield from done
+        else:
+            name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if kind == 0 and name.endswith("/"):
+                kind = 53  # tarfile: an old-style directory
+            if kind == 53:
+                name = name.rstrip("/")
+            if buf[i + 345]:
+                prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                if prefix:
+                    name = prefix + "/" + name
+            headers += view[i:i + _BLOCK]
+            data = offset + _BLOCK
+            if kind in _REGULAR:
+                small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
+                         and name.endswith(_SMALL_EXTS) else None)
+                batch.append((name, data, size, True, small))
+                offset = data + -(-size // _BLOCK) * _BLOCK
+            elif kind in _NO_DATA:
+                batch.append((name, data, size, False, None))
+                offset = data
+            else:  # a type tarfile does not know: its data is skipped
+                batch.append((name, data, size, False, None))
+                offset = data + -(-size // _BLOCK) * _BLOCK
+        if len(batch) == _BATCH:
+            done, bad = checked()
+            yield done
             if bad is not None:
                 end[:] = bad
                 return
             batch, headers = [], bytearray()
     if headers:
-        done, bad = flush()
-        yield from done
+        done, bad = checked()
+        yield done
         if bad is not None:
             stop = bad
     end[:] = stop
@@ -578,7 +598,7 @@ def _scan(
     ``read_payload`` loads the first image member and the ``txt`` member into
     the payload dict (``json`` is parsed into ``meta`` when ``read_json``).
     Counts ``seen`` and skips; the caller counts used/unsampled. The headers are walked by
-    :func:`_fast_members`, or by :mod:`tarfile` for shards it leaves to it.
+    :func:`_member_batches`.
     """
     counter.add_shard(path)
 
@@ -599,72 +619,79 @@ def _scan(
             return
         magic = os.pread(fd, 8, 0)
         end: list = []
-        walk = _members(f, file_size, end)
+        batches = _member_batches(f, file_size, end)
         try:
-            first = next(walk, None)
+            first = next(batches, None)
         except (tarfile.TarError, OSError, ValueError) as e:
             unreadable(_unreadable_detail(magic, e))
             return
-        members = walk if first is None else itertools.chain([first], walk)
+        members = itertools.chain.from_iterable(itertools.chain([first], batches) if first is not None else ())
 
         def read(offset: int, size: int, small: bytes | None) -> bytes:
             return os.pread(fd, size, offset) if small is None else small
 
-        def finish(p: _Pending):
-            if p.duplicate:
-                counter.skip(path, "duplicate_key", detail=f"key {p.key} met again")
-            elif not p.has_image:
+        def finish(key, members, payload, meta, bad_json, has_image, duplicate):
+            if duplicate:
+                counter.skip(path, "duplicate_key", detail=f"key {key} met again")
+            elif not has_image:
                 counter.skip(path, "missing_image")
-            elif p.bad_json:
+            elif bad_json:
                 counter.skip(path, "bad_json")
             else:
-                return SampleRef(path, p.key, p.members, p.meta), p.payload
+                return SampleRef(path, key, members, meta), payload
             return None
 
-        pending: _Pending | None = None
+        # the sample being read (one at a time; members of a sample are consecutive)
+        key = members_of = payload = meta = None
+        bad_json = has_image = duplicate = False
         broken: str | None = None
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
         match = _MEMBER_RE.match
         count = counter._get(path)  # the shard's counts, bumped in place: one sample seen at a time
+        prefix = None  # key + "." of the sample being read
         for name, offset_data, size, is_file, small in members:
             if not is_file:
                 continue
-            m = match(name)
-            if m is None:
+            if prefix is not None and name.startswith(prefix) and "/" not in (ext := name[len(prefix):]):
+                k = key  # what _MEMBER_RE would split the name into: the same key, the rest as ext
+            elif (m := match(name)) is None:
                 continue
-            key, ext = m.groups()
-            ext = ext.lower()
-            if pending is None or key != pending.key:
-                if pending is not None and (done := finish(pending)) is not None:
+            else:
+                k, ext = m.groups()
+            if k != key:
+                if key is not None and (done := finish(key, members_of, payload, meta, bad_json, has_image,
+                                                       duplicate)) is not None:
                     yield done
-                pending = _Pending(key, key in keys)
-                keys.add(key)
+                key, members_of, payload, meta, prefix = k, {}, {}, None, k + "."
+                bad_json = has_image = False
+                duplicate = k in keys
+                keys.add(k)
                 count.seen += 1
             if offset_data + size > file_size:
                 broken = f"member {name} runs past the end of the file"
                 break
-            if ext in pending.members or pending.duplicate:
+            ext = ext.lower()
+            if duplicate or ext in members_of:
                 continue  # a repeated extension: the first one wins; a duplicate's members: none read
-            pending.members[ext] = (offset_data, size)
-            if ext in IMAGE_EXTS:
-                is_first_image = not pending.has_image
-                pending.has_image = True
-            else:
-                is_first_image = False
-            if ext == "json" and read_json:
-                meta = None
-                if size <= MAX_JSON_BYTES:
-                    meta = _parse_json(read(offset_data, size, small))
-                pending.meta, pending.bad_json = meta, meta is None
-            elif read_payload and (is_first_image or ext == "txt"):
-                pending.payload[ext] = read(offset_data, size, small)
+            members_of[ext] = (offset_data, size)
+            if ext in _IMAGE_EXTS:
+                if read_payload and not has_image:
+                    payload[ext] = read(offset_data, size, small)
+                has_image = True
+            elif ext == "json":
+                if read_json:
+                    meta = _parse_json(read(offset_data, size, small)) if size <= MAX_JSON_BYTES else None
+                    bad_json = meta is None
+            elif ext == "txt" and read_payload:
+                payload[ext] = read(offset_data, size, small)
         else:
             broken = end[1] if end[0] == "error" else _tar_end_problem(f, end[1], file_size)
         if broken is not None:
-            if pending is None:
+            if key is None:
                 counter.seen_sample(path)  # nothing complete was met: keep the break visible
             counter.skip(path, "truncated_tar", detail=broken)
-        elif pending is not None and (done := finish(pending)) is not None:
+        elif key is not None and (done := finish(key, members_of, payload, meta, bad_json, has_image,
+                                                 duplicate)) is not None:
             yield done
 
 

@@ -203,15 +203,14 @@ def _collect_candidates(
         priority, rank = _shard_priority(seed, name, path), shard_rank[path]
         n_eligible = n_unsampled = 0
         for position, ref in enumerate(scan_shard(path, counter, read_json=True)):
-            pool = pool_of(ref.meta)
-            if pool is None:
+            _, key, members, meta = ref
+            if (pool := pool_of(meta)) is None:
                 n_unsampled += 1
                 continue
             n_eligible += 1
-            heap = heaps.get(pool)
-            if heap is None:
+            if (heap := heaps.get(pool)) is None:
                 continue
-            p, size = priority(ref.key), k[pool]
+            p, size = priority(key), k[pool]
             full = len(heap) >= size
             if full and p > -heap[0][0][0]:  # above the heap's largest priority: the common case
                 continue
@@ -222,8 +221,8 @@ def _collect_candidates(
             if full and neg <= heap[0][0]:
                 continue
             ext = ref.image_ext
-            extra = tuple((e, loc) for e, loc in ref.members.items() if e not in (*IMAGE_EXTS, "txt", "json"))
-            item = (neg, si, ref.key, ext, ref.members[ext], ref.members.get("txt"), ref.members.get("json"), extra)
+            extra = tuple((e, loc) for e, loc in members.items() if e not in (*IMAGE_EXTS, "txt", "json"))
+            item = (neg, si, key, ext, members[ext], members.get("txt"), members.get("json"), extra)
             if full:
                 heapq.heapreplace(heap, item)
             else:
