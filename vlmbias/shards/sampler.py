@@ -12,6 +12,11 @@ The protocol of Liu & He (appendix A), made streaming and seeded:
    keeps the K lowest priorities,
    K = n_train + n_val + ceil(max_bad_fraction * (n_train + n_val)) + 8:
    memory is O(K), whatever the number of shards and images.
+   img2dataset's per-shard ``.parquet`` (keys, captions, download status) is not read: it
+   lists neither member offsets nor the tar's own state (a truncated tar, a bad json), and at
+   the paper's sizes every shard holds candidates (1.01 M of LAION-2B's ~2.3 B: ~4 in a
+   10,000-sample shard), so every header would be walked anyway; it could replace only the
+   json parse, ~11% of the pass (``python -m vlmbias.bench sample``).
 2. Pass 2 decodes the candidates in priority order; undecodable ones are
    skipped and counted. The first ``n_val`` decodable ones form the val
    split, the next ``n_train`` the train split: the val set does not change
