@@ -62,3 +62,19 @@ def test_one_size_has_no_trend():
     df = frame([70.0, 72.0], [1.0, 1.0], n_train=[400, 400], augmentation=["no_aug", "crop"])
     (line,) = F.augmentation(df)
     assert line.startswith("Finding, augmentation helps at the largest size")
+
+
+def test_transfer_above_random_rising_below_mae():
+    se = [F.binomial_se(a, 150) for a in (21.3, 30.7, 32.7, 32.0, 33.3, 46.7)]
+    df = frame([21.3, 30.7, 32.7, 32.0, 33.3, 46.7], se, seeds=1,
+               encoder=["random-vit_s", "dsc-a", "dsc-b", "dsc-c", "dsc-d", "mae-imagenet"],
+               reported_acc=[6.7, 27.7, 34.2, 34.2, 34.8, 68.0])
+    assert abs(F.binomial_se(50.0, 100) - 5.0) < 1e-9
+    a, b, c = F.transfer(df)
+    # random 21.3 vs 30.7 on 150 images each: se of the difference 5.0, the gap 9.4 < 2 se
+    assert a.endswith("30.7 → 32.7 → 32.0 → 33.3 against random 21.3: NO (3 of 4 above beyond the spread).")
+    assert "(the material: 27.7 → 34.2 → 34.2 → 34.8)" in b and b.endswith(
+        ": NO (the last not above the first beyond the spread).")   # 33.3 vs 30.7: within it
+    assert c.endswith("46.7: yes.")
+    df.loc[5, "reproduced_acc"] = 30.0
+    assert F.transfer(df)[2].endswith("30.0: NO (above 0 of 4 beyond the spread).")

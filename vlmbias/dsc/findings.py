@@ -150,3 +150,39 @@ def corruptions(df: pd.DataFrame) -> list[str]:
                        f"{d.at[idx[0], 'reproduced_acc']:.1f}, {d.at[idx[1], 'corruption']} "
                        f"{d.at[idx[1], 'reproduced_acc']:.1f} ({v}): {_yes(v == 'lower')}.")
     return out
+
+
+def binomial_se(acc_percent: float, n: int) -> float:
+    """Standard error (points) of an accuracy measured on ``n`` images: the spread of a single
+    run's number from its finite evaluation set."""
+    p = min(max(float(acc_percent) / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1.0 - p) / max(int(n), 1))
+
+
+def transfer(df: pd.DataFrame) -> list[str]:
+    """t09: the dataset-classification rows (encoder ``dsc-*``, datasets added one at a time in
+    the frame's order) above random weights (``random-*``), rising, and below the MAE reference
+    (``mae-*``)."""
+    kind = df["encoder"].str.split("-", n=1).str[0]
+    rand, mae, dsc = (list(df.index[kind == k]) for k in ("random", "mae", "dsc"))
+    out = []
+    if rand and dsc:
+        v = [compare(df, i, rand[0]) for i in dsc]
+        out.append(f"Finding, dataset-classification features transfer (the material: every row above random "
+                   f"weights' {_reported(df, rand[0])}): {_series(df, dsc)} against random "
+                   f"{df.at[rand[0], 'reproduced_acc']:.1f}: {_yes(all(x == 'higher' for x in v))}"
+                   + ("" if all(x == "higher" for x in v) else f" ({v.count('higher')} of {len(v)} above beyond the spread)")
+                   + ".")
+    if len(dsc) > 1:
+        no_drop, up = _rises(df, dsc)
+        out.append(f"Finding, more datasets, better features (the material: {' → '.join(_reported(df, i) for i in dsc)}): "
+                   f"{_series(df, dsc)}: {_yes(no_drop and up)}"
+                   + ("" if no_drop else " (a step down beyond the spread)")
+                   + ("" if up else " (the last not above the first beyond the spread)") + ".")
+    if mae and dsc:
+        v = [compare(df, mae[0], i) for i in dsc]
+        out.append(f"Finding, the MAE reference far above them (the material: {_reported(df, mae[0])}): "
+                   f"{df.at[mae[0], 'reproduced_acc']:.1f}: {_yes(all(x == 'higher' for x in v))}"
+                   + ("" if all(x == "higher" for x in v) else f" (above {v.count('higher')} of {len(v)} beyond the spread)")
+                   + ".")
+    return out

@@ -205,9 +205,11 @@ def write_composition(job: TableJob) -> pd.DataFrame:
     return _write(job, df, notes)
 
 
-def _probe_accuracies(job: TableJob) -> dict[str, dict]:
-    """Probe head id -> (validation accuracy, number of classes), over the probe jobs' metrics."""
-    return {h["id"]: (h["val_acc"], m["num_classes"]) for m in read_jsons(job.input.probes) for h in m["heads"]}
+def _probe_accuracies(job: TableJob) -> dict[str, tuple]:
+    """Probe head id -> (validation accuracy, number of classes, validation images), over the
+    probe jobs' metrics."""
+    return {h["id"]: (h["val_acc"], m["num_classes"], m["n_val"])
+            for m in read_jsons(job.input.probes) for h in m["heads"]}
 
 
 def _transfer_notes(job: TableJob, notes: list[str]) -> list[str]:
@@ -242,10 +244,15 @@ def write_transfer(job: TableJob) -> pd.DataFrame:
             "reported_acc": registry.reported_value(job.id, row["key"]),
             "best_layer": layer, "best_blr": blr, "chance": round(100.0 / k, 2),
             "sweep": "; ".join(f"L{l}/blr{b:g}: {v:.1f}" for (l, b), v in sorted(sweep.items())),
-            "encoder": row["encoder"]["id"]})
+            "encoder": row["encoder"]["id"], "n_val": probes[row["heads"][0]["id"]][2]})
+    df = pd.DataFrame.from_records(records)
+    spread = df.assign(reproduced_acc_std=[findings.binomial_se(a, n) for a, n in zip(df["reproduced_acc"], df["n_val"])],
+                       seeds=1)
     notes = ["reproduced_acc: the best linear-probe accuracy over the sweep of probe layer x base lr "
              "(the paper searches layer {8, 9, 10} x blr {0.1, 0.2, 0.3} likewise).",
              "Deviation: the paper probes the epoch-250 checkpoint; this probes the final one.",
              f"MoCo v3 (reported {registry.reported_value(job.id, 'mocov3')}) is a reference the workflow "
-             "does not train."]
-    return _write(job, pd.DataFrame.from_records(records), _transfer_notes(job, notes))
+             "does not train.",
+             "Spread (the findings below): one probe run per row, so a difference counts beyond twice the "
+             "standard error of two accuracies on n_val validation images (binomial)."] + findings.transfer(spread)
+    return _write(job, df, _transfer_notes(job, notes))
