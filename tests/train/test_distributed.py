@@ -131,7 +131,8 @@ def test_objectives_with_per_sample_state_are_refused_on_several_processes(monke
     from vlmbias.train import loop
     from vlmbias.train.objectives import Classification, LossFunction, Objective
 
-    assert Classification.distributed and LossFunction.distributed
+    assert Classification.distributed and LossFunction(lambda m, x, y: x.sum()).distributed
+    assert not LossFunction(lambda m, x, y: x.sum(), distributed=False).distributed  # e.g. CLIP's loss
     assert not any(o.distributed for o in (Objective, LfFObjective, GroupDROObjective))
 
     class PerSample(Objective):  # e.g. LfF: per-sample loss EMAs indexed by dataset index

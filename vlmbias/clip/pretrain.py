@@ -113,7 +113,7 @@ def train_clip(spec: Mapping, sample_dirs: Mapping[str, str], out_model: str, ou
     t0 = time.time()
     state = fit(model, pairs, 0, recipe, seed, ckpt_path, run_hash, device,
                 num_workers=int(recipe.get("num_workers", 0)), progress=progress, log=log,
-                objective=LossFunction(clip_loss))
+                objective=LossFunction(clip_loss, distributed=False))  # negatives: the batch
     train_s = time.time() - t0
     model.eval()
     metrics: dict[str, Any] = {

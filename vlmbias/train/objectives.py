@@ -78,13 +78,15 @@ class Classification(Objective):
 
 
 class LossFunction(Objective):
-    """Any ``fn(model, x, y) -> scalar loss``, without batch augmentation (a mean over the
-    batch, for several processes)."""
+    """Any ``fn(model, x, y) -> scalar loss``, without batch augmentation. ``distributed``: the
+    loss is a mean of per-sample terms, so N processes on N slices of the batch train as one on
+    the whole batch (MAE's reconstruction loss, a captioning loss); not so for a loss coupling
+    the samples of a batch (CLIP's contrastive loss takes its negatives from the batch)."""
 
-    distributed = True
-
-    def __init__(self, fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]):
+    def __init__(self, fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor],
+                 distributed: bool = True):
         self.fn = fn
+        self.distributed = bool(distributed)
 
     def loss(self, model, x, target, idx):
         return self.fn(model, x, target)
