@@ -175,7 +175,7 @@ def test_groupdro_sampling_makes_groups_equally_likely(make_ctx):
         assert torch.allclose(mass[present], torch.full_like(mass[present], float(mass[present][0])))
     f = ctx.factors
     g, _ = groupdro.group_labels(f, "bg")
-    assert torch.equal(g, torch.as_tensor((2 * f["label"] + f["background"]).to_numpy()))
+    assert torch.equal(g, torch.tensor((2 * f["label"] + f["background"]).to_numpy()))
     s = groupdro.setup(make_ctx({"groups": "coobj", "step_size": 0.01}))
     assert len(s.objective.dro.adv_probs) == 4 and sum(s.info["group_sizes"]) == 64
 

@@ -87,7 +87,7 @@ def group_labels(factors, which: str) -> tuple[torch.Tensor, int]:
         g, n = 2 * label + np.asarray(factors["coobj"], dtype=np.int64), 2 * n_classes
     else:
         raise ValueError(f"groupdro: groups must be both, bg or coobj, got {which!r}")
-    return torch.as_tensor(g, dtype=torch.long), n
+    return torch.tensor(g, dtype=torch.long), n  # a copy: g may be a read-only view of a pandas column
 
 
 class GroupDROObjective(Objective):
