@@ -517,16 +517,7 @@ def _member_batches(f, file_size: int, end: list) -> Iterator[list[_Member]]:
             if size is None and (size := _number(buf[i + 124:i + 136])) is None:
                 stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
                 break
-        if kind == 48 and not prefixed:  # a regular file without a ustar prefix: most members
-            name = raw_name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            headers += view[i:i + _BLOCK]
-            data = offset + _BLOCK
-            # a small json or txt member read with its header saves a pread later
-            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
-                     and name.endswith(_SMALL_EXTS) else None)
-            batch.append((name, data, size, True, small))
-            offset = data + -(-size // _BLOCK) * _BLOCK
-        elif kind == -1 or kind in _DEFER:
+        if kind == -1 or kind in _DEFER:
             if headers:
                 done, bad = checked()
                 yield done
@@ -552,29 +543,30 @@ def _member_batches(f, file_size: int, end: list) -> Iterator[list[_Member]]:
                     offset = tf.offset
                     break
             continue
-        else:
-            name = buf[i:i + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        name = raw_name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if kind != 48:  # "0", a regular file (most members), needs none of this
             if kind == 0 and name.endswith("/"):
                 kind = 53  # tarfile: an old-style directory
             if kind == 53:
                 name = name.rstrip("/")
-            if buf[i + 345]:
-                prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-                if prefix:
-                    name = prefix + "/" + name
-            headers += view[i:i + _BLOCK]
-            data = offset + _BLOCK
-            if kind in _REGULAR:
-                small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
-                         and name.endswith(_SMALL_EXTS) else None)
-                batch.append((name, data, size, True, small))
-                offset = data + -(-size // _BLOCK) * _BLOCK
-            elif kind in _NO_DATA:
-                batch.append((name, data, size, False, None))
-                offset = data
-            else:  # a type tarfile does not know: its data is skipped
-                batch.append((name, data, size, False, None))
-                offset = data + -(-size // _BLOCK) * _BLOCK
+        if prefixed:
+            prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if prefix:
+                name = prefix + "/" + name
+        headers += view[i:i + _BLOCK]
+        data = offset + _BLOCK
+        if kind in _REGULAR:
+            # a small json or txt member read with its header saves a pread later
+            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
+                     and name.endswith(_SMALL_EXTS) else None)
+            batch.append((name, data, size, True, small))
+            offset = data + -(-size // _BLOCK) * _BLOCK
+        elif kind in _NO_DATA:
+            batch.append((name, data, size, False, None))
+            offset = data
+        else:  # a type tarfile does not know: its data is skipped
+            batch.append((name, data, size, False, None))
+            offset = data + -(-size // _BLOCK) * _BLOCK
         if len(batch) == _BATCH:
             done, bad = checked()
             yield done
@@ -625,7 +617,7 @@ def _scan(
         except (tarfile.TarError, OSError, ValueError) as e:
             unreadable(_unreadable_detail(magic, e))
             return
-        members = itertools.chain.from_iterable(itertools.chain([first], batches) if first is not None else ())
+        members = itertools.chain(first or (), itertools.chain.from_iterable(batches))
 
         def read(offset: int, size: int, small: bytes | None) -> bytes:
             return os.pread(fd, size, offset) if small is None else small
@@ -648,21 +640,15 @@ def _scan(
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
         match = _MEMBER_RE.match
         count = counter._get(path)  # the shard's counts, bumped in place: one sample seen at a time
-        prefix = None  # key + "." of the sample being read
         for name, offset_data, size, is_file, small in members:
-            if not is_file:
+            if not is_file or (m := match(name)) is None:
                 continue
-            if prefix is not None and name.startswith(prefix) and "/" not in (ext := name[len(prefix):]):
-                k = key  # what _MEMBER_RE would split the name into: the same key, the rest as ext
-            elif (m := match(name)) is None:
-                continue
-            else:
-                k, ext = m.groups()
+            k, ext = m.groups()
             if k != key:
                 if key is not None and (done := finish(key, members_of, payload, meta, bad_json, has_image,
                                                        duplicate)) is not None:
                     yield done
-                key, members_of, payload, meta, prefix = k, {}, {}, None, k + "."
+                key, members_of, payload, meta = k, {}, {}, None
                 bad_json = has_image = False
                 duplicate = k in keys
                 keys.add(k)
