@@ -480,12 +480,15 @@ def _tarfile_walk(path):
 
 
 def _fast_walk(path):
-    from vlmbias.shards.reader import _members
+    from vlmbias.shards.reader import _MEMBER_RE, _members
 
     end = []
     with open(path, "rb") as f:
-        members = [m[:4] for m in _members(f, os.path.getsize(path), end)]
-    return members, tuple(end)
+        members = list(_members(f, os.path.getsize(path), end))
+    for name, _, _, is_file, _, key, ext in members:  # the walk's key split is the regex's
+        m = _MEMBER_RE.match(name)
+        assert (key, ext) == (m.groups() if is_file and m else (None, None)), name
+    return [m[:4] for m in members], tuple(end)
 
 
 def _header_offsets(path):
@@ -503,13 +506,26 @@ def _rewrite(path, offset, start, data, fix_checksum):
     open(path, "wb").write(bytes(raw))
 
 
+ODD_NAMES = ["a/b/.c", "x.y/z.tar.gz", "noext", ".hidden", "dir/sub.d/k.e.f", "a\nb/c.jpg", "a.b\n",
+             "ké.jpg", "d/ké/x.png", "/.c", "//.c", "k.", "a/.b/c.d", "x.JPG", "u/v/w", "0" * 99 + ".", "d/",
+             ".x.y", "d/.a.b"]
+
+
 @pytest.mark.parametrize("case", ["plain", "bad_checksum", "bad_mode", "spaces_in_size", "pax", "gnu",
-                                  "dirs_and_links", "cut_header", "cut_data", "late_pax"])
+                                  "dirs_and_links", "cut_header", "cut_data", "late_pax", "odd_names"])
 def test_fast_walk_equals_tarfile(tmp_path, case):
     """The header walk without tarfile yields tarfile's members and stops where tarfile stops,
     whatever the header: checksums, number fields, pax and GNU headers, non-file members, cuts."""
     path = str(tmp_path / "s.tar")
-    if case in ("pax", "gnu", "dirs_and_links", "late_pax"):
+    if case == "odd_names":  # names in the name field itself (GNU format: utf-8, no pax headers)
+        with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tf:
+            for i, name in enumerate(ODD_NAMES * 3):
+                info = tarfile.TarInfo(name)
+                info.size = i % 5
+                if name == "d/":
+                    info.type, info.size = tarfile.AREGTYPE, 0  # an old-style directory
+                tf.addfile(info, io.BytesIO(bytes(info.size)))
+    elif case in ("pax", "gnu", "dirs_and_links", "late_pax"):
         fmt = {"gnu": tarfile.GNU_FORMAT}.get(case, tarfile.PAX_FORMAT)
         with tarfile.open(path, "w", format=fmt) as tf:
             for i in range(600):

@@ -53,6 +53,7 @@ import io
 import itertools
 import json
 import json.scanner
+import mmap
 import os
 import re
 import struct
@@ -395,57 +396,28 @@ def _parse_json(data: bytes) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-# Typeflags the fast walk handles: regular files (REGTYPE, AREGTYPE, CONTTYPE) and the builtin
+# Typeflags the Python path handles: regular files (REGTYPE, AREGTYPE, CONTTYPE) and the builtin
 # non-file types whose size tarfile does not skip (links, devices, directories, fifos).
 _REGULAR = frozenset(b"0\x007")
 _NO_DATA = frozenset(b"123456")
 _DEFER = frozenset(b"LKSxgX")  # GNU long name/link, sparse, pax: tarfile's work
 _DEFER_TYPES = frozenset(bytes([c]) for c in _DEFER)
-_WINDOW = 1 << 15  # one pread usually covers a sample's small members and the next header
-_SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # members kept from the header walk's window
-_BATCH = 256  # headers checked at once; bounded memory: 128 KiB of headers, small members up to 1 MiB
-
-
+_SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # small members read with their header
+_BATCH = 256  # members yielded at once (and walked per call of the compiled walk)
 _FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
-_CHECKED = np.concatenate([np.arange(a, b) for a, b in _FIELDS])  # the fields' bytes, side by side
-_DIGIT = np.concatenate([np.arange(b - a) < b - a - 1 for a, b in _FIELDS])  # False: a field's last byte
-_POW8 = 8 ** np.arange(5, -1, -1, dtype=np.int64)
-
-
-def _plain_fields(block: np.ndarray) -> np.ndarray:
-    """Per header of ``block`` (headers x 512): every number field octal digits or NULs, then a
-    NUL or a space (as tarfile and GNU tar write them; all NUL too): fields tarfile's ``nti``
-    surely parses (it reads up to the first NUL)."""
-    fields = block[:, _CHECKED]
-    nul = fields == 0
-    return np.where(_DIGIT, ((fields - 48) < 8) | nul, nul | (fields == 32)).all(axis=1)
-
-
-def _first_invalid(headers: bytearray) -> int:
-    """Index of the first header tarfile refuses: a number field it cannot parse or a checksum
-    that is neither the unsigned nor the signed sum of the block (checksum field as spaces); -1
-    when all are valid. All headers are checked at once for the plain case (octal fields as both
-    tars write them, the unsigned sum); the others go one by one through tarfile's own ``nti``
-    and ``calc_chksums``."""
-    block = np.frombuffer(headers, dtype=np.uint8).reshape(-1, _BLOCK)
-    chk = block[:, 148:156]
-    unsigned = 256 + block.sum(axis=1, dtype=np.uint32).astype(np.int64) - chk.sum(axis=1, dtype=np.int64)
-    digits = chk[:, :6].astype(np.int64) - 48  # "%06o\\0 ": the checksum as both tars write it
-    plain = ((digits >= 0) & (digits <= 7)).all(axis=1) & (chk[:, 6] == 0) & (chk[:, 7] == 32)
-    for i in np.flatnonzero(~(plain & _plain_fields(block)) | (digits @ _POW8 != unsigned)):
-        h = bytes(headers[i * _BLOCK:(i + 1) * _BLOCK])
-        try:
-            for a, b in _FIELDS:
-                tarfile.nti(h[a:b])
-            if tarfile.nti(h[148:156]) not in tarfile.calc_chksums(h):
-                return int(i)
-        except tarfile.HeaderError:
-            return int(i)
-    return -1
-
-
 # name, the size field's first 11 bytes and its 12th, typeflag, the ustar prefix's first byte
 _HEADER = struct.Struct("100s24x11sB20xB188xB")
+
+
+def _valid_header(block: bytes) -> bool:
+    """Whether :mod:`tarfile` accepts the header: its number fields parse (``nti``) and its
+    checksum is the unsigned or the signed sum of the block (``calc_chksums``)."""
+    try:
+        for a, b in _FIELDS:
+            tarfile.nti(block[a:b])
+        return tarfile.nti(block[148:156]) in tarfile.calc_chksums(block)
+    except tarfile.HeaderError:
+        return False
 
 
 def _number(field: bytes) -> int | None:
@@ -456,7 +428,14 @@ def _number(field: bytes) -> int | None:
         return None
 
 
-_Member = tuple  # (name, offset_data, size, is_file, small member's bytes or None)
+_Member = tuple  # (name, offset_data, size, is_file, small member's bytes or None, key, ext)
+
+
+def _split(name: str) -> tuple[str, str] | tuple[None, None]:
+    """A member name's (key, extension) as webdataset splits it; (None, None) for a name without
+    an extension or a hidden file's."""
+    m = _MEMBER_RE.match(name)
+    return m.groups() if m is not None else (None, None)
 
 
 def _members(f, file_size: int, end: list) -> Iterator[_Member]:
@@ -466,120 +445,118 @@ def _members(f, file_size: int, end: list) -> Iterator[_Member]:
 
 def _member_batches(f, file_size: int, end: list) -> Iterator[list[_Member]]:
     """The shard's tar members, in batches of up to :data:`_BATCH`, as ``(name, offset_data, size, is_file,
-    data)``, exactly as :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt
-    member's bytes when the walk read them anyway, else None); ``end`` receives how the walk
-    ended: ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut
-    off or invalid past the first) or ``("error", message)`` where it raises.
+    data, key, ext)``, exactly as :meth:`tarfile.TarFile.next` walks them (``data``: a small json or txt
+    member's bytes, read with its header, else None; ``key`` and ``ext`` as :func:`_split` splits
+    the name, None for members that are not regular files); ``end`` receives how the walk ended:
+    ``("end", offset)`` where ``next`` returns None (an end-of-archive block, a header cut off or
+    invalid past the first) or ``("error", message)`` where it raises.
 
-    Without tarfile's per-member objects: 512-byte headers sliced out of 32 KiB ``os.pread``
-    windows, number fields and checksums verified a batch of headers at a time (numpy) before
-    the batch is yielded. The first header and headers tarfile handles on its own (pax, GNU long
+    Over a read-only memory map of the file, without tarfile's per-member objects: runs of plain
+    headers (regular files written as GNU tar and tarfile write them) go through the compiled
+    :func:`vlmbias.shards.tarwalk.walk_plain`; each header it leaves is handled here in Python,
+    one at a time (its checksum and number fields checked by tarfile's own ``nti`` and
+    ``calc_chksums``). The first header and headers tarfile handles on its own (pax, GNU long
     names, sparse) are left to :mod:`tarfile`, which goes on from there; it raises what
-    :func:`tarfile.open` raises on a file that is not a tar.
+    :func:`tarfile.open` raises on a file that is not a tar. (A shard truncated by another
+    process while it is being walked ends the process with SIGBUS: shards are not written in
+    place.)
     """
-    fd = f.fileno()
-    batch: list[_Member] = []
-    headers = bytearray()  # the batch's headers, for _first_invalid
-    buf, buf_start, buf_end = b"", 0, 0
-    offset, stop = 0, None
+    from vlmbias.shards.tarwalk import walk_plain  # numba: imported where shards are read
 
-    def checked():
-        """The batch's members up to the first invalid header, and the end there, if any."""
-        first = _first_invalid(headers)
-        if first >= 0:
-            return batch[:first], ("end", batch[first][1] - _BLOCK)
-        return batch, None
-
-    while True:
-        if offset == 0:
-            kind = -1  # the first header: tarfile's (it decides whether the file is a tar at all)
-        else:
-            if offset > file_size:
-                stop = ("error", "tar read error: unexpected end of data")
-                break
-            if offset < buf_start or offset + _BLOCK > buf_end:
-                buf = os.pread(fd, _WINDOW, offset)
-                buf_start, buf_end, view = offset, offset + len(buf), memoryview(buf)
-            i = offset - buf_start
-            if buf_end - offset < _BLOCK:
-                stop = ("end", offset)  # cut off / end of file
-                break
-            raw_name, size11, term, kind, prefixed = _HEADER.unpack_from(buf, i)
-            if not raw_name[0] and buf.count(0, i, i + _BLOCK) == _BLOCK:
-                stop = ("end", offset)  # an end-of-archive block
-                break
-            size = None
-            if not term:  # the size field as both tars write it: "%011o\\0"
-                try:
-                    size = int(size11, 8)
-                except ValueError:
-                    pass
-            if size is None and (size := _number(buf[i + 124:i + 136])) is None:
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        out = np.empty((_BATCH, 4), dtype=np.int64)
+        batch: list[_Member] = []
+        offset, stop = 0, None
+        while True:
+            if offset:
+                n, offset = walk_plain(np.frombuffer(mm, dtype=np.uint8), offset, out)
+                for h, name_len, key_len, size in out[:n].tolist():
+                    name = mm[h:h + name_len].decode("utf-8", "surrogateescape")
+                    data = h + _BLOCK
+                    key, ext = (name[:key_len], name[key_len + 1:]) if key_len > 0 else _split(name)
+                    batch.append((name, data, size, True, mm[data:data + size]
+                                  if size <= _SMALL and name.endswith(_SMALL_EXTS) else None, key, ext))
+                if len(batch) >= _BATCH:
+                    yield batch
+                    batch = []
+                if n == _BATCH:
+                    continue  # the walk stopped only because ``out`` was full
+            # the header at ``offset`` is not plain (or the first): as tarfile's next() reads it
+            if offset == 0:
+                kind = -1  # the first header: tarfile's (it decides whether the file is a tar at all)
+            else:
+                if offset > file_size:
+                    stop = ("error", "tar read error: unexpected end of data")
+                    break
+                if file_size - offset < _BLOCK:
+                    stop = ("end", offset)  # cut off / end of file
+                    break
+                header = mm[offset:offset + _BLOCK]
+                raw_name, size11, term, kind, prefixed = _HEADER.unpack_from(header)
+                if not raw_name[0] and header.count(0) == _BLOCK:
+                    stop = ("end", offset)  # an end-of-archive block
+                    break
+                size = None
+                if not term:  # the size field as both tars write it: "%011o\\0"
+                    try:
+                        size = int(size11, 8)
+                    except ValueError:
+                        pass
+                if size is None and (size := _number(header[124:136])) is None:
+                    stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
+                    break
+            if kind == -1 or kind in _DEFER:
+                if batch:
+                    yield batch
+                    batch = []
+                f.seek(offset)
+                tf = tarfile.open(fileobj=f, mode="r:")  # starts at the file's position
+                first = offset == 0
+                while True:
+                    try:
+                        info = tf.next()
+                    except (tarfile.TarError, OSError, ValueError) as e:
+                        end[:] = ("error", f"tar read error: {e}")
+                        return
+                    tf.members = []  # tarfile keeps every member otherwise
+                    if info is None:
+                        end[:] = ("end", tf.offset)
+                        return
+                    is_file = info.isfile()
+                    yield [(info.name, info.offset_data, info.size, is_file, None,
+                            *(_split(info.name) if is_file else (None, None)))]
+                    if first and info.type not in _DEFER_TYPES:  # back to the fast walk after member 1
+                        offset = tf.offset
+                        break
+                continue
+            if not _valid_header(header):
                 stop = ("end", offset)  # an invalid header past the first ends tarfile's walk
                 break
-        if kind == -1 or kind in _DEFER:
-            if headers:
-                done, bad = checked()
-                yield done
-                if bad is not None:
-                    end[:] = bad
-                    return
-                batch, headers = [], bytearray()
-            f.seek(offset)
-            tf = tarfile.open(fileobj=f, mode="r:")  # starts at the file's position
-            first = offset == 0
-            while True:
-                try:
-                    info = tf.next()
-                except (tarfile.TarError, OSError, ValueError) as e:
-                    end[:] = ("error", f"tar read error: {e}")
-                    return
-                tf.members = []  # tarfile keeps every member otherwise
-                if info is None:
-                    end[:] = ("end", tf.offset)
-                    return
-                yield [(info.name, info.offset_data, info.size, info.isfile(), None)]
-                if first and info.type not in _DEFER_TYPES:  # back to the fast walk after member 1
-                    offset = tf.offset
-                    break
-            continue
-        name = raw_name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        if kind != 48:  # "0", a regular file (most members), needs none of this
-            if kind == 0 and name.endswith("/"):
-                kind = 53  # tarfile: an old-style directory
-            if kind == 53:
-                name = name.rstrip("/")
-        if prefixed:
-            prefix = buf[i + 345:i + 500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            if prefix:
-                name = prefix + "/" + name
-        headers += view[i:i + _BLOCK]
-        data = offset + _BLOCK
-        if kind in _REGULAR:
-            # a small json or txt member read with its header saves a pread later
-            small = (buf[i + _BLOCK:i + _BLOCK + size] if size <= _SMALL and data + size <= buf_end
-                     and name.endswith(_SMALL_EXTS) else None)
-            batch.append((name, data, size, True, small))
-            offset = data + -(-size // _BLOCK) * _BLOCK
-        elif kind in _NO_DATA:
-            batch.append((name, data, size, False, None))
-            offset = data
-        else:  # a type tarfile does not know: its data is skipped
-            batch.append((name, data, size, False, None))
-            offset = data + -(-size // _BLOCK) * _BLOCK
-        if len(batch) == _BATCH:
-            done, bad = checked()
-            yield done
-            if bad is not None:
-                end[:] = bad
-                return
-            batch, headers = [], bytearray()
-    if headers:
-        done, bad = checked()
-        yield done
-        if bad is not None:
-            stop = bad
-    end[:] = stop
+            name = raw_name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if kind != 48:  # "0", a regular file, needs none of this
+                if kind == 0 and name.endswith("/"):
+                    kind = 53  # tarfile: an old-style directory
+                if kind == 53:
+                    name = name.rstrip("/")
+            if prefixed:
+                prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                if prefix:
+                    name = prefix + "/" + name
+            data = offset + _BLOCK
+            if kind in _REGULAR:
+                small = (mm[data:data + size] if size <= _SMALL and data + size <= file_size
+                         and name.endswith(_SMALL_EXTS) else None)
+                batch.append((name, data, size, True, small, *_split(name)))
+                offset = data + -(-size // _BLOCK) * _BLOCK
+            elif kind in _NO_DATA:
+                batch.append((name, data, size, False, None, None, None))
+                offset = data
+            else:  # a type tarfile does not know: its data is skipped
+                batch.append((name, data, size, False, None, None, None))
+                offset = data + -(-size // _BLOCK) * _BLOCK
+        if batch:
+            yield batch
+        end[:] = stop
 
 
 def _scan(
@@ -638,12 +615,10 @@ def _scan(
         bad_json = has_image = duplicate = False
         broken: str | None = None
         keys: set[str] = set()  # the shard's keys so far (one shard's worth: memory stays bounded)
-        match = _MEMBER_RE.match
         count = counter._get(path)  # the shard's counts, bumped in place: one sample seen at a time
-        for name, offset_data, size, is_file, small in members:
-            if not is_file or (m := match(name)) is None:
+        for name, offset_data, size, is_file, small, k, ext in members:
+            if k is None:  # not a regular file, no extension, a hidden file
                 continue
-            k, ext = m.groups()
             if k != key:
                 if key is not None and (done := finish(key, members_of, payload, meta, bad_json, has_image,
                                                        duplicate)) is not None:
