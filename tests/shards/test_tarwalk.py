@@ -10,7 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from vlmbias.shards.tarwalk import walk_plain
+from vlmbias.shards.tarwalk import KNOWN_EXTS, TEXT_FROM, walk_plain
 
 
 def _tar(members, fmt=tarfile.GNU_FORMAT) -> tuple[np.ndarray, list[int]]:
@@ -29,17 +29,25 @@ def _tar(members, fmt=tarfile.GNU_FORMAT) -> tuple[np.ndarray, list[int]]:
 
 
 def _walk(buf, offset=0, cap=64):
-    out = np.zeros((cap, 4), dtype=np.int64)
+    out = np.zeros((cap, 6), dtype=np.int64)
     n, nxt = walk_plain(buf, offset, out)
     return out[:n].tolist(), nxt
 
 
-def test_plain_members_recorded_with_name_key_and_size():
-    buf, offsets = _tar([("k1.jpg", 700), ("k1.json", 12), ("d/k2.tar.gz", 0), ("noext", 3)])
+def test_plain_members_recorded_with_name_key_extension_and_size():
+    buf, offsets = _tar([("k1.jpg", 700), ("k1.json", 12), ("d/k2.tar.gz", 0), ("d/k2.TXT", 1), ("d/k2.txt", 2),
+                         ("noext", 3), ("k3.webp", 4)])
     rows, nxt = _walk(buf)
-    assert rows == [[offsets[0], 6, 2, 700], [offsets[1], 7, 2, 12], [offsets[2], 11, 4, 0],
-                    [offsets[3], 5, -1, 3]]  # no extension: the reader's regex decides (none)
-    assert nxt == offsets[3] + 1024  # the end-of-archive block: left to the reader
+    jpg, json_, txt, webp = (KNOWN_EXTS.index(e) for e in ("jpg", "json", "txt", "webp"))
+    assert rows == [  # header offset, name length, key length, size, extension id, same key as before
+        [offsets[0], 6, 2, 700, jpg, 0], [offsets[1], 7, 2, 12, json_, 1],
+        [offsets[2], 11, 4, 0, -1, 0], [offsets[3], 8, 4, 1, -1, 1], [offsets[4], 8, 4, 2, txt, 1],
+        [offsets[5], 5, -1, 3, -1, 0],  # no extension: the reader's regex decides (none)
+        [offsets[6], 7, 2, 4, webp, 0]]  # "k3" after a name without a key
+    assert nxt == offsets[6] + 1024  # the end-of-archive block: left to the reader
+    assert KNOWN_EXTS[TEXT_FROM:] == ("json", "txt")  # the members the reader reads with their header
+    with pytest.raises(ValueError, match="6 columns"):
+        walk_plain(buf, 0, np.zeros((4, 4), dtype=np.int64))
 
 
 @pytest.mark.parametrize("case", ["directory", "symlink", "long_name", "bad_checksum", "spaces_in_size",
@@ -92,7 +100,7 @@ def njit(*a, **kw):
 numba.njit = njit
 from vlmbias.shards import tarwalk
 import numpy as np
-print(tarwalk.walk_plain(np.zeros(1024, np.uint8), 0, np.zeros((1, 4), np.int64)))
+print(tarwalk.walk_plain(np.zeros(1024, np.uint8), 0, np.zeros((1, 6), np.int64)))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "(0, 0)"

@@ -461,21 +461,28 @@ def _member_batches(f, file_size: int, end: list) -> Iterator[list[_Member]]:
     process while it is being walked ends the process with SIGBUS: shards are not written in
     place.)
     """
-    from vlmbias.shards.tarwalk import walk_plain  # numba: imported where shards are read
+    from vlmbias.shards.tarwalk import KNOWN_EXTS, TEXT_FROM, walk_plain  # numba: imported where shards are read
 
     with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        out = np.empty((_BATCH, 4), dtype=np.int64)
+        out = np.empty((_BATCH, 6), dtype=np.int64)
         batch: list[_Member] = []
         offset, stop = 0, None
         while True:
             if offset:
                 n, offset = walk_plain(np.frombuffer(mm, dtype=np.uint8), offset, out)
-                for h, name_len, key_len, size in out[:n].tolist():
-                    name = mm[h:h + name_len].decode("utf-8", "surrogateescape")
+                for h, name_len, key_len, size, ext_id, same_key in out[:n].tolist():
                     data = h + _BLOCK
-                    key, ext = (name[:key_len], name[key_len + 1:]) if key_len > 0 else _split(name)
-                    batch.append((name, data, size, True, mm[data:data + size]
-                                  if size <= _SMALL and name.endswith(_SMALL_EXTS) else None, key, ext))
+                    if ext_id >= 0:  # an ASCII name "key.ext", ext one of KNOWN_EXTS
+                        if not same_key:  # else: the previous member's key
+                            key = mm[h:h + key_len].decode("ascii")
+                        ext = KNOWN_EXTS[ext_id]
+                        name = key + "." + ext
+                        small = mm[data:data + size] if ext_id >= TEXT_FROM and size <= _SMALL else None
+                    else:
+                        name = mm[h:h + name_len].decode("utf-8", "surrogateescape")
+                        key, ext = (name[:key_len], name[key_len + 1:]) if key_len > 0 else _split(name)
+                        small = mm[data:data + size] if size <= _SMALL and name.endswith(_SMALL_EXTS) else None
+                    batch.append((name, data, size, True, small, key, ext))
                 if len(batch) >= _BATCH:
                     yield batch
                     batch = []

@@ -45,6 +45,28 @@ def _octal(c) -> bool:
     return 48 <= c <= 55
 
 
+#: extensions the walk names by their index (written exactly so, lower case)
+KNOWN_EXTS = ("jpg", "jpeg", "png", "webp", "json", "txt")
+TEXT_FROM = 4  # KNOWN_EXTS[TEXT_FROM:]: the text members (json, txt)
+_KNOWN = np.zeros((len(KNOWN_EXTS), 4), dtype=np.uint8)
+_KNOWN_LEN = np.array([len(e) for e in KNOWN_EXTS], dtype=np.int64)
+for _i, _ext in enumerate(KNOWN_EXTS):
+    _KNOWN[_i, :len(_ext)] = np.frombuffer(_ext.encode(), dtype=np.uint8)
+
+
+@_jit
+def _known_ext(buf, start, stop) -> int:
+    """Index in :data:`KNOWN_EXTS` of the extension ``buf[start:stop]``, -1 for another one."""
+    for i in range(_KNOWN.shape[0]):
+        if _KNOWN_LEN[i] == stop - start:
+            match = True
+            for j in range(stop - start):
+                match &= buf[start + j] == _KNOWN[i, j]
+            if match:
+                return i
+    return -1
+
+
 @_jit
 def _unsigned_sum(buf, h) -> int:
     """The header checksum of the block at ``h``: its unsigned sum with the checksum field as
@@ -61,13 +83,18 @@ def _unsigned_sum(buf, h) -> int:
 def walk_plain(buf: np.ndarray, offset: int, out: np.ndarray) -> tuple[int, int]:
     """Walk plain headers of ``buf`` (the whole file, uint8) from ``offset``.
 
-    Fills ``out[i] = (header offset, name length, key length, size)`` for up to ``len(out)``
-    members and returns ``(n, offset)``: how many were recorded and the offset of the next
-    header, the first one not walked (not plain, past the end of ``buf``, or ``out`` full). The
-    key length is where the reader's key / extension split falls (the first "." of the basename,
-    ``reader._MEMBER_RE``'s match) for an ASCII name without newlines whose basename starts with
-    no "."; -1 for every other name, which the reader splits with the regular expression.
+    Fills ``out[i] = (header offset, name length, key length, size, extension id, same key)``
+    for up to ``len(out)`` members and returns ``(n, offset)``: how many were recorded and the
+    offset of the next header, the first one not walked (not plain, past the end of ``buf``, or
+    ``out`` full). The key length is where the reader's key / extension split falls (the first
+    "." of the basename, ``reader._MEMBER_RE``'s match) for an ASCII name without newlines whose
+    basename starts with no "."; -1 for every other name, which the reader splits with the
+    regular expression. Where the key length is known: the extension id is the extension's index
+    in :data:`KNOWN_EXTS` (-1: another one) and "same key" is 1 when the member before it in
+    ``out`` has the same key.
     """
+    if out.shape[1] != 6:
+        raise ValueError("walk_plain: out must have 6 columns")
     n, cap, end = 0, out.shape[0], buf.shape[0]
     pending, pending_at = 0, -1  # the unsigned sum of the header at pending_at, computed ahead
     while n < cap and offset + BLOCK <= end:
@@ -111,12 +138,25 @@ def walk_plain(buf: np.ndarray, offset: int, out: np.ndarray) -> tuple[int, int]
                 if buf[h + j] == 46:
                     key_len = j
                     break
+        ext_id = -1
+        same_key = 0
+        if key_len > 0:
+            ext_id = _known_ext(buf, h + key_len + 1, h + name_len)
+            p = n - 1  # the previous member recorded, when it has the same key
+            if n and out[p, 2] == key_len:
+                same_key = 1
+                for j in range(key_len):
+                    if buf[out[p, 0] + j] != buf[h + j]:
+                        same_key = 0
+                        break
         if nxt > end:
             break  # its data runs past the end of the file: the Python path says so
         out[n, 0] = h
         out[n, 1] = name_len
         out[n, 2] = key_len
         out[n, 3] = size
+        out[n, 4] = ext_id
+        out[n, 5] = same_key
         n += 1
         offset = nxt
     return n, offset
