@@ -193,6 +193,23 @@ class _Joint(nn.Module):
         self.extra = nn.ModuleList(extra)
 
 
+def forward_backward(objective, forward: nn.Module, x: torch.Tensor, target, idx: torch.Tensor,
+                     device: torch.device, accum: int = 1) -> torch.Tensor:
+    """One micro-step's forward (under :func:`autocast`) and backward; its loss, divided by the
+    ``accum`` micro-steps of an optimizer step, is returned (on the device: no host sync)."""
+    with autocast(device):
+        loss = objective.loss(forward, x, target, idx) / accum
+    loss.backward()
+    return loss
+
+
+def optimizer_step(sched, opt: torch.optim.Optimizer, step: int) -> None:
+    """The optimizer step ``step`` (0-based): the scheduler's lr for it, the update, grads cleared."""
+    sched.step_update(step)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, seed: int,
         checkpoint_path: str, run_hash: str, device: torch.device, num_workers: int = 0,
         progress: bool = True, log: Callable[[str], None] = print,
@@ -307,15 +324,11 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
             x, target = objective.batch(x, y)
             last = not (i + 1) % accum
             with contextlib.nullcontext() if world == 1 or last else forward.no_sync():
-                with autocast(device):
-                    loss = objective.loss(forward, x, target, idx) / accum
-                loss.backward()
+                loss = forward_backward(objective, forward, x, target, idx, device, accum)
             acc_loss = acc_loss + loss.detach().double()
             if not last:
                 continue
-            sched.step_update(state.step)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(sched, opt, state.step)
             state.step += 1
             bar.update(1)
             ep_loss, ep_n = ep_loss + acc_loss, ep_n + 1

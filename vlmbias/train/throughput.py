@@ -46,7 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vlmbias.core.device import autocast, channels_last
 from vlmbias.train import recipe as R
-from vlmbias.train.loop import fit
+from vlmbias.train.loop import fit, forward_backward, optimizer_step
 from vlmbias.train.objectives import Classification
 
 # Peak dense (no sparsity) bf16 tensor-core FLOP/s from the vendors' data sheets, matched in this
@@ -132,12 +132,8 @@ def time_step(model: nn.Module, recipe: dict, num_classes: int, device: torch.de
 
     def one(step: int) -> torch.Tensor:
         x, target = objective.batch(x0.clone(), y0)  # Mixup/CutMix mix in place, as on a loader's fresh batch
-        with autocast(device):
-            loss = objective.loss(model, x, target, idx)
-        loss.backward()
-        sched.step_update(step)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss = forward_backward(objective, model, x, target, idx, device)
+        optimizer_step(sched, opt, step)
         return loss
 
     for i in range(warmup):
