@@ -55,15 +55,16 @@ def test_registration_order():
         "document_text", "bar_chart", "diagram", "map", "archive_photo",
         "object_on_texture", "web_object", "bird_scene", "celeb_face", "labeled_object", "urban_car",
         "shortcut_object"]
-    assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_noisy", "waterbirds",
+    assert list(tw.SOURCES) == ["yfcc", "cc", "datacomp", "laion", "wit", "imagenet", "imagenet_probe",
+                                "imagenet_noisy", "waterbirds",
                                 "celeba", "webpairs", "urbancars", "imagenet_shortcuts",
                                 "subtle_cast", "subtle_grain", "subtle_soft"]
     assert [n for n, s in tw.SOURCES.items() if s.web] == ["yfcc", "cc", "datacomp", "laion", "wit"]
 
 
 def test_registry_contents():
-    assert set(tw.SOURCES) == SIX | LABELED | {"webpairs", "urbancars", "imagenet_shortcuts", "subtle_cast",
-                                               "subtle_grain", "subtle_soft"}
+    assert set(tw.SOURCES) == SIX | LABELED | {"imagenet_probe", "webpairs", "urbancars", "imagenet_shortcuts",
+                                               "subtle_cast", "subtle_grain", "subtle_soft"}
     assert len(tw.OBJECT_CLASSES) == 10 and len(set(tw.OBJECT_CLASSES)) == 10
     assert all(c in tw.OBJECT_DRAWERS for c in tw.OBJECT_CLASSES)
     for name, spec in tw.SOURCES.items():

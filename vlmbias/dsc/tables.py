@@ -213,6 +213,7 @@ def _probe_accuracies(job: TableJob) -> dict[str, tuple]:
 
 
 def _transfer_notes(job: TableJob, notes: list[str]) -> list[str]:
+    notes = notes + list((job.table.section(job.config) or {}).get("notes") or [])
     return [f"Data: {data_description(job.config)}."] + notes + [
         "reproduced: computed by this workflow; reported: the material's value."]
 

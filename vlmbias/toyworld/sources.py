@@ -171,6 +171,15 @@ register_source(SourceSpec(
     image_format="jpg", aspects=(4 / 3, 4 / 3, 1.0, 1.5), portrait_prob=0.15, framing=(1.0, 1.2),
     meta_hook=_imagenet_meta, classes=tuple(object_word(c) for c in OBJECT_CLASSES)))
 
+# An independent draw of the ImageNet-like photos (same classes, content, look and format; its own
+# images, since a sample's seed holds the source's name): the labeled task t09's linear probes are
+# fitted and scored on, large enough in val for the rows' differences to stand out of the binomial
+# spread, without changing the "imagenet" source that dataset classification samples.
+register_source(replace(
+    SOURCES["imagenet"], name="imagenet_probe",
+    description="an independent draw of the ImageNet-like photos, for linear probes (t09); label, class_name, "
+                "split"))
+
 register_source(SourceSpec(
     name="imagenet_noisy",
     description="the ImageNet-like photos with planted label errors (B2T's label diagnosis): 1 val image in 12 "
