@@ -35,6 +35,8 @@ def _jit(fn):
         return numba.njit(cache=True, nogil=True)(fn)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
         return numba.njit(nogil=True)(fn)
+
+
 #: header fields holding numbers: mode, uid, gid, size, mtime, devmajor, devminor
 #: (the checksum at 148..156 is checked on its own)
 _NUMBER_FIELDS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
