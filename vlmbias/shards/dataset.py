@@ -20,9 +20,32 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision import transforms as T
 
 from vlmbias.shards.reader import BadInputCounter, ShardError, decode_image, read_member, scan_shard
 from vlmbias.shards.sampler import load_index, split_frame
+
+
+# Steps that draw no random numbers and depend on nothing but their input (exact types: a
+# subclass may add randomness).
+_DETERMINISTIC = {f"torchvision.transforms.transforms.{n}"
+                  for n in ("Resize", "CenterCrop", "ToTensor", "PILToTensor", "Normalize", "ConvertImageDtype")}
+_DETERMINISTIC |= {"timm.data.transforms.MaybeToTensor", "timm.data.transforms.MaybePILToTensor"}
+
+
+def deterministic_prefix(transform: Callable | None) -> tuple[Callable | None, Callable | None]:
+    """(prefix, rest) of a transform: for a ``Compose`` (torchvision's or a subclass), its
+    leading run of deterministic steps and the steps after it, each a ``Compose`` or None where
+    empty; any other transform is all rest."""
+    steps = getattr(transform, "transforms", None)
+    if not isinstance(transform, T.Compose) or not isinstance(steps, list):
+        return None, transform
+    n = 0
+    while n < len(steps) and f"{type(steps[n]).__module__}.{type(steps[n]).__qualname__}" in _DETERMINISTIC:
+        n += 1
+    if not n:
+        return None, transform
+    return T.Compose(steps[:n]), (T.Compose(steps[n:]) if n < len(steps) else None)
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,10 @@ class ShardImageDataset(Dataset):
     ``pre_transform_seed`` its randomness is fixed per image (validation sets).
     ``cache_outputs`` keeps each transformed item too, for a deterministic transform (an
     evaluation set evaluated after every epoch): the resize and normalisation run once per image.
+    With ``cache_images`` (and no unseeded ``pre_transform``), the leading run of deterministic
+    steps of a ``Compose`` transform (:func:`deterministic_prefix`: resize, centre crop, to
+    tensor, normalise) is kept per image too, so each epoch runs only the random rest (the flip
+    of a flip-only recipe, ``vlmbias.train.recipe.train_transform``): the same items, computed once.
     """
 
     def __init__(self, records: Sequence[ImageRecord], transform: Callable | None,
@@ -101,6 +128,7 @@ class ShardImageDataset(Dataset):
             raise ValueError("cache_outputs needs a deterministic pipeline: a random pre_transform without "
                              "pre_transform_seed would be frozen at its first draw")
         self._outputs: dict[int, object] | None = {} if cache_outputs else None
+        self._set_prefix(cache_images)
         self._cache: dict[int, Image.Image] | None = {} if cache_images else None
         self._extra_cache: dict[tuple[int, str], Image.Image] | None = {} if cache_images else None
         self._members: dict[str, dict[int, tuple[str, dict]]] = {}  # tar -> image offset -> (key, members)
@@ -113,8 +141,18 @@ class ShardImageDataset(Dataset):
         decode per image however many views a run takes of it)."""
         view = copy.copy(self)
         view.transform = transform
-        view._outputs = None  # another transform: the outputs cache is this dataset's own
+        view._outputs = None  # another transform: the outputs and prefix caches are this dataset's own
+        view._set_prefix(self._cache is not None)
         return view
+
+    def _set_prefix(self, cache_images: bool) -> None:
+        """Split the transform for the per-image cache of its deterministic prefix, where the
+        input of that prefix is the same every epoch (images cached; no unseeded pre_transform)."""
+        prefix, rest = deterministic_prefix(self.transform)
+        fixed = self.pre_transform is None or self.pre_transform_seed is not None
+        use = cache_images and fixed and prefix is not None and self._outputs is None  # (outputs cached whole)
+        self._prefix, self._rest = (prefix, rest) if use else (None, None)
+        self._prefix_out: dict[int, object] = {}
 
     def raw(self, i: int) -> bytes:
         r = self.records[i]
@@ -151,18 +189,30 @@ class ShardImageDataset(Dataset):
     def __getitem__(self, i: int):
         if self._outputs is not None and i in self._outputs:
             return self._outputs[i], self.records[i].label
-        img = self.image(i)
-        if self.pre_transform is not None:
-            if self.pre_transform_seed is None:
-                img = self.pre_transform(img)
-            else:  # a fixed draw per image (validation sets)
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(self.pre_transform_seed * 1_000_003 + i)
+        if self._prefix is not None and i in self._prefix_out:
+            x = self._after_prefix(self._prefix_out[i])
+        else:
+            img = self.image(i)
+            if self.pre_transform is not None:
+                if self.pre_transform_seed is None:
                     img = self.pre_transform(img)
-        x = self.transform(img) if self.transform is not None else img
+                else:  # a fixed draw per image (validation sets)
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(self.pre_transform_seed * 1_000_003 + i)
+                        img = self.pre_transform(img)
+            if self._prefix is not None:
+                self._prefix_out[i] = self._prefix(img)
+                x = self._after_prefix(self._prefix_out[i])
+            else:
+                x = self.transform(img) if self.transform is not None else img
         if self._outputs is not None:
             self._outputs[i] = x
         return x, self.records[i].label
+
+    def _after_prefix(self, cached):
+        x = self._rest(cached) if self._rest is not None else cached
+        # the cached tensor itself never leaves (a caller may write into an item)
+        return x.clone() if x is cached and isinstance(x, torch.Tensor) else x
 
     def labels(self) -> torch.Tensor:
         return torch.tensor([r.label for r in self.records], dtype=torch.long)

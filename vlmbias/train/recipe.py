@@ -123,17 +123,21 @@ def train_transform(recipe: dict) -> Callable:
     ops: list = [T.Resize(int(math.floor(size / float(recipe.get("crop_pct", 0.875)))),
                           interpolation=str_to_interp_mode(interp)),
                  T.CenterCrop(size)]
-    if aug["hflip"]:
-        ops.append(T.RandomHorizontalFlip(float(aug["hflip"])))
+    flip = [T.RandomHorizontalFlip(float(aug["hflip"]))] if aug["hflip"] else []
+    pil_ops: list = []
     if aug["auto_augment"]:
         hparams = {"translate_const": int(size * 0.45),
                    "img_mean": tuple(round(255 * m) for m in mean)}
-        ops.append(rand_augment_transform(aug["auto_augment"], hparams))
+        pil_ops.append(rand_augment_transform(aug["auto_augment"], hparams))
     if aug["color_jitter"]:
         cj = float(aug["color_jitter"])
-        ops.append(T.ColorJitter(cj, cj, cj))
-    ops += [T.ToTensor(), T.Normalize(mean, std)]
-    return T.Compose(ops)
+        pil_ops.append(T.ColorJitter(cj, cj, cj))
+    to_tensor = [T.ToTensor(), T.Normalize(mean, std)]
+    if pil_ops:
+        return T.Compose(ops + flip + pil_ops + to_tensor)
+    # flip only: flipped after ToTensor + Normalize (per-pixel, so the same draw gives the same
+    # tensor), which leaves a deterministic prefix that ShardImageDataset(cache_images=True) keeps
+    return T.Compose(ops + to_tensor + flip)
 
 
 def mixup_and_loss(recipe: dict, num_classes: int) -> tuple[Callable | None, nn.Module]:
