@@ -183,3 +183,27 @@ def test_lle_through_the_one_loop(tmp_path):
     assert state.step == 8 and all(np.isfinite(v) for _, v in state.loss_curve)
     setup.model.eval()
     assert setup.model(torch.randn(3, 3, S, S)).shape == (3, 2)
+
+
+def test_resized_layers_kept_once_where_the_training_set_caches_images():
+    labels = [0, 1, 0, 1, 1, 0]
+
+    class Cached(_Shards):
+        caches_images = True
+        calls = 0
+
+        def image(self, i):
+            Cached.calls += 1
+            return super().image(i)
+
+    cached = UrbanCarsShifts(Cached(labels), labels, S, (0.1, 0.2, 0.3), (0.5, 0.5, 0.5), hflip=0.5)
+    plain = UrbanCarsShifts(_Shards(labels), labels, S, (0.1, 0.2, 0.3), (0.5, 0.5, 0.5), hflip=0.5)
+    assert plain._memo is None
+    for epoch in range(3):   # the same draws give the same composites, flips included
+        for ds in (cached, plain):
+            torch.manual_seed(epoch)
+            out = torch.stack([ds[j][0] for j in range(len(labels), 3 * len(labels))])
+            if ds is cached:
+                first = out
+        assert torch.equal(first, out)
+    assert Cached.calls <= len(labels) and len(cached._memo) <= 4 * len(labels)

@@ -18,7 +18,9 @@ Here the composites are made per sample on the CPU in ``[0, 1]`` before normalis
 official composes normalised tensors on the GPU: the same result, as normalisation is affine per
 channel and the masks sum to one). The background of both shifts is the partner's ``bg_only``
 image. Randomness (partners, flips) comes from torch's global generator, which the training
-loop seeds per epoch, so a run is reproducible.
+loop seeds per epoch, so a run is reproducible. Where the training set keeps its images in memory
+(``cache_images``), each resized layer (image, masks, background) is kept too: one resize per
+image and member per run, not one per draw.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class UrbanCarsShifts(Dataset):
             raise ValueError("UrbanCarsShifts: the training set has one class; BG and CoObj Aug need two")
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+        self._memo: dict[tuple[int, str], torch.Tensor] | None = {} if getattr(base, "caches_images", False) else None
 
     def __len__(self) -> int:
         return 3 * self.n
@@ -75,6 +78,17 @@ class UrbanCarsShifts(Dataset):
                                    interpolation=interp, antialias=True))
         return t.clamp(0, 1)
 
+    def _layer(self, i: int, member: str) -> torch.Tensor:
+        """Image ``i`` (``member`` "image") or one of its extra members, resized, in ``[0, 1]``
+        (kept when the training set keeps its images; never written into: flips copy)."""
+        if self._memo is not None and (i, member) in self._memo:
+            return self._memo[(i, member)]
+        t = (self._tensor(self.base.image(i)) if member == "image"
+             else self._tensor(self.base.extra(i, member), mask=member.endswith("mask")))
+        if self._memo is not None:
+            self._memo[(i, member)] = t
+        return t
+
     def _flip(self, *ts: torch.Tensor) -> list[torch.Tensor]:
         """The same random horizontal flip on every tensor given (an image and its mask)."""
         if float(torch.rand(())) < self.hflip:
@@ -86,10 +100,9 @@ class UrbanCarsShifts(Dataset):
         y = int(self.labels[i])
         bg_src = self._partner(y, same=shift == COOBJ_AUG)
         co_src = self._partner(y, same=shift == BG_AUG)
-        car, m_car = self._flip(self._tensor(self.base.image(i)), self._tensor(self.base.extra(i, "car_mask"), True))
-        (bg,) = self._flip(self._tensor(self.base.extra(bg_src, "bg_only")))
-        co, m_co = self._flip(self._tensor(self.base.image(co_src)),
-                              self._tensor(self.base.extra(co_src, "coobj_mask"), True))
+        car, m_car = self._flip(self._layer(i, "image"), self._layer(i, "car_mask"))
+        (bg,) = self._flip(self._layer(bg_src, "bg_only"))
+        co, m_co = self._flip(self._layer(co_src, "image"), self._layer(co_src, "coobj_mask"))
         return {"car": car, "m_car": m_car, "bg": bg, "coobj": co, "m_co": m_co,
                 "bg_src": bg_src, "coobj_src": co_src}
 

@@ -142,7 +142,7 @@ class ShardImageDataset(Dataset):
         view = copy.copy(self)
         view.transform = transform
         view._outputs = None  # another transform: the outputs and prefix caches are this dataset's own
-        view._set_prefix(self._cache is not None)
+        view._set_prefix(self.caches_images)
         return view
 
     def _set_prefix(self, cache_images: bool) -> None:
@@ -153,6 +153,11 @@ class ShardImageDataset(Dataset):
         use = cache_images and fixed and prefix is not None and self._outputs is None  # (outputs cached whole)
         self._prefix, self._rest = (prefix, rest) if use else (None, None)
         self._prefix_out: dict[int, object] = {}
+
+    @property
+    def caches_images(self) -> bool:
+        """Whether decoded images are kept in memory (``cache_images``)."""
+        return self._cache is not None
 
     def raw(self, i: int) -> bytes:
         r = self.records[i]
