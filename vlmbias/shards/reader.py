@@ -404,7 +404,9 @@ _DEFER = frozenset(b"LKSxgX")  # GNU long name/link, sparse, pax: tarfile's work
 _DEFER_TYPES = frozenset(bytes([c]) for c in _DEFER)
 _SMALL, _SMALL_EXTS = 4096, (".json", ".txt")  # small members read with their header
 _BATCH = 256  # members yielded at once (and walked per call of the compiled walk)
-_FIELDS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))  # mode ... devminor
+#: header fields holding numbers: mode, uid, gid, size, mtime, devmajor, devminor (the checksum at
+#: 148..156 is checked on its own); the compiled walk (tarwalk) checks the same ones
+NUMBER_FIELDS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
 # name, the size field's first 11 bytes and its 12th, typeflag, the ustar prefix's first byte
 _HEADER = struct.Struct("100s24x11sB20xB188xB")
 
@@ -413,7 +415,7 @@ def _valid_header(block: bytes) -> bool:
     """Whether :mod:`tarfile` accepts the header: its number fields parse (``nti``) and its
     checksum is the unsigned or the signed sum of the block (``calc_chksums``)."""
     try:
-        for a, b in _FIELDS:
+        for a, b in NUMBER_FIELDS:
             tarfile.nti(block[a:b])
         return tarfile.nti(block[148:156]) in tarfile.calc_chksums(block)
     except tarfile.HeaderError:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from vlmbias.shards.reader import NUMBER_FIELDS  # the reader's table (it imports this module lazily)
+
 BLOCK = 512
 
 
@@ -37,9 +39,6 @@ def _jit(fn):
         return numba.njit(nogil=True)(fn)
 
 
-#: header fields holding numbers: mode, uid, gid, size, mtime, devmajor, devminor
-#: (the checksum at 148..156 is checked on its own)
-_NUMBER_FIELDS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
 
 
 @_jit
@@ -113,7 +112,7 @@ def walk_plain(buf: np.ndarray, offset: int, out: np.ndarray) -> tuple[int, int]
         total = pending if pending_at == h else _unsigned_sum(buf, h)
         if ok and nxt + BLOCK <= end:  # the next header's sum now: its cache misses overlap this one's checks
             pending, pending_at = _unsigned_sum(buf, nxt), nxt
-        for a, b in _NUMBER_FIELDS:
+        for a, b in NUMBER_FIELDS:
             for j in range(h + a, h + b - 1):
                 ok &= buf[j] == 0 or _octal(buf[j])
             ok &= buf[h + b - 1] == 0 or buf[h + b - 1] == 32
