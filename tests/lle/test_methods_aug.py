@@ -5,10 +5,12 @@ follow the official code."""
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from vlmbias.lle import plan
@@ -200,6 +202,44 @@ def test_jsd_is_zero_for_identical_views_and_positive_otherwise():
     m = (ps[0] + ps[1] + ps[2]) / 3
     expect = sum((p * (p.log() - m.log())).sum(1).mean() for p in ps) / 3
     assert value.item() == pytest.approx(expect.item(), rel=1e-5)
+
+
+def test_augmix_uses_the_official_op_pool_at_the_official_scales():
+    """google-research/augmix at severity 1: levels up to 1 of 10; rotate 3 degrees, shear 0.03,
+    translate a third of the image x 0.1, posterize 4 bits, solarize from 231; black fill, bilinear."""
+    a = augmix.OfficialAugMix(severity=1)
+    assert [op.name for op in a.augment.ops] == list(augmix.OFFICIAL_OPS)
+    assert not {"ColorIncreasing", "ContrastIncreasing", "BrightnessIncreasing", "SharpnessIncreasing"} \
+        & {op.name for op in a.augment.ops}
+    at_max = {op.name: op.level_fn(op.magnitude, op.hparams) if op.level_fn else () for op in a.augment.ops}
+    assert at_max["PosterizeIncreasing"] == (4,) and at_max["SolarizeIncreasing"] == (231,)
+    assert abs(at_max["Rotate"][0]) == pytest.approx(3.0) and abs(at_max["ShearX"][0]) == pytest.approx(0.03)
+    assert abs(at_max["TranslateXRel"][0]) == pytest.approx(1 / 30)
+    assert all(op.magnitude_std == float("inf") and op.prob == 1.0 for op in a.augment.ops)   # level ~ U(0, 1)
+    assert all(op.kwargs["fillcolor"] == (0, 0, 0) and op.kwargs["resample"] == Image.BILINEAR
+               for op in a.augment.ops)
+    assert (a.augment.width, a.augment.depth, a.augment.alpha, a.augment.blended) == (3, -1, 1.0, False)
+
+
+def test_augmix_geometric_ops_move_the_image_and_draws_are_seeded():
+    ramp = torch.linspace(0, 255, 32).round().to(torch.uint8)
+    u8 = torch.stack([ramp.view(1, -1).expand(32, 32), ramp.view(-1, 1).expand(32, 32),
+                      (255 - ramp).view(1, -1).expand(32, 32)]).contiguous()
+    a = augmix.OfficialAugMix(severity=1)
+    img = Image.fromarray(u8.permute(1, 2, 0).numpy())
+    for op in a.augment.ops:
+        if op.name in ("Rotate", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel"):
+            random.seed(0)
+            moved = [np.abs(np.asarray(op(img), np.int16) - np.asarray(img, np.int16)).max() for _ in range(20)]
+            assert max(moved) > 0, op.name          # torchvision's AugMix at severity 1: all identities
+
+    def draw(seed):
+        random.seed(seed)
+        np.random.seed(seed)
+        return a(u8)
+    out = draw(3)
+    assert out.dtype == torch.uint8 and out.shape == u8.shape and not torch.equal(out, u8)
+    assert torch.equal(out, draw(3)) and not torch.equal(out, draw(4))
 
 
 def test_augmix_views_round_trip_and_batch_order(make_ctx):

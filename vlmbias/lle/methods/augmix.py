@@ -17,39 +17,68 @@ Official (facebookresearch/Whac-A-Mole ``urbancars_trainers/augmix.py`` and
 Here: :class:`AugMixViews` wraps ``ctx.train_ds`` (the recipe's train transform: flip, normalise)
 and yields ``(cat([clean, aug1, aug2]) of shape [3C, H, W], y)``: the clean view is the
 dataset's tensor as it is; each augmented view is that tensor un-normalised with
-``ctx.mean``/``ctx.std`` to uint8, passed through ``torchvision.transforms.AugMix(severity=1,
-mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=False, interpolation=bilinear)`` and
-re-normalised. ``Objective.batch`` turns the ``[B, 3C, H, W]`` batch into the ``[3B, C, H, W]``
-of the official concatenation; ``Objective.loss`` is CE(clean) + jsd_weight · :func:`jsd` on fp32
-logits. The three views travel as channels, not as a ``[B, 3, C, H, W]`` stack, because the loop
-makes every batch ``channels_last``, which needs a 4-D tensor. Deviations:
+``ctx.mean``/``ctx.std`` to uint8, passed through :class:`OfficialAugMix` and re-normalised.
+``Objective.batch`` turns the ``[B, 3C, H, W]`` batch into the ``[3B, C, H, W]`` of the official
+concatenation; ``Objective.loss`` is CE(clean) + jsd_weight · :func:`jsd` on fp32 logits. The
+three views travel as channels, not as a ``[B, 3, C, H, W]`` stack, because the loop makes every
+batch ``channels_last``, which needs a 4-D tensor.
 
-- torchvision's AugMix, not the official PIL op pool: the same op set, mixing and Dirichlet/Beta
-  weights, but a different severity scale. The official samples each op's level uniformly in
-  [0.1, severity] on a 0-10 scale (at severity 1: rotate 0-2 degrees, shear up to 0.03,
-  translate up to 8 px at 256 px, posterize 4 bits, solarize threshold 231-254); torchvision
-  picks one of ``severity`` bins of a 10-bin magnitude grid starting at 0, so at severity 1
-  every magnitude is the first bin: rotate / shear / translate are identities, posterize 4 bits,
-  solarize threshold 255. The geometric ops are therefore inactive here and solarize is nearly
-  so (only autocontrast, equalize and 4-bit posterize change the image), a milder augmentation
-  than the official's;
+:class:`OfficialAugMix` is timm's ``AugMixAugment`` (its "basic" mixing, the official one) over
+timm's PIL ops restricted to the official op pool (:data:`OFFICIAL_OPS`, no colour / contrast /
+brightness / sharpness), with the official scales: each op's level uniform in [0, severity] on
+timm's 0-10 scale (``magnitude_std`` inf), rotate up to 30·level/10 degrees, shear 0.3·level/10,
+translate ``IMAGE_SIZE / 3`` (a third of the image) · level/10, posterize ``4 - int(0.4·level)``
+bits, solarize threshold ``256 - int(25.6·level)``; rotate / shear / translate fill black with
+bilinear resampling, as the official PIL calls. Deviations, each small:
+
+- the level's lower bound is 0 (the official samples it in [0.1, severity]), and rotate and
+  translate take the level's real value (the official rounds degrees and pixels down to integers);
+- the chains are mixed in pixel space and rounded to uint8 (timm), the official mixes the
+  normalised tensors (at most 1/255 per pixel);
 - the augmented views start from the normalised tensor of the train transform, rounded back to
-  uint8 (lossless for an 8-bit image under flip + ToTensor + Normalize; a clamp to [0, 1] first),
-  and torchvision truncates its mixed image to uint8 (at most 1/255 per pixel);
-- the random numbers are torch's (the official: NumPy's), drawn in the dataset's ``__getitem__``
-  as the official's.
+  uint8 (lossless for an 8-bit image under flip + ToTensor + Normalize; a clamp to [0, 1] first);
+- the random numbers are Python's and NumPy's global ones (the loop reseeds both every epoch),
+  drawn in the dataset's ``__getitem__`` as the official's.
+
+(Before: torchvision's ``AugMix``, whose severity 1 picks the first bin of a grid starting at 0:
+every rotate / shear / translate was an identity and solarize nearly so, a milder augmentation
+than the official's, and its per-sample tensor ops cost ~3x the rest of an UrbanCars run.)
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from PIL import Image
+from timm.data.auto_augment import AugMixAugment, augmix_ops
 from torch.nn import functional as F
 from torch.utils.data import Dataset
-from torchvision import transforms
 
 from vlmbias.core.device import channels_last
 from vlmbias.lle.methods.base import Context, Setup, per_sample_ce
 from vlmbias.train.objectives import Objective
+
+
+#: The official op pool (google-research/augmix ``augmentations.augmentations``), by timm's names.
+OFFICIAL_OPS = ("AutoContrast", "Equalize", "PosterizeIncreasing", "Rotate", "SolarizeIncreasing",
+                "ShearX", "ShearY", "TranslateXRel", "TranslateYRel")
+
+
+class OfficialAugMix:
+    """AugMix on a ``[C, H, W]`` uint8 tensor: timm's ``AugMixAugment`` over :data:`OFFICIAL_OPS`
+    at the official scales (module doc), on the PIL image; returns a ``[C, H, W]`` uint8 tensor."""
+
+    def __init__(self, severity: int = 1, width: int = 3, depth: int = -1, alpha: float = 1.0):
+        if severity <= 0:
+            raise ValueError(f"augmix: severity must be > 0, got {severity}")
+        hparams = {"magnitude_std": float("inf"), "translate_pct": 1 / 3, "img_mean": (0, 0, 0),
+                   "interpolation": Image.BILINEAR}
+        ops = augmix_ops(magnitude=severity, hparams=hparams, transforms=list(OFFICIAL_OPS))
+        self.augment = AugMixAugment(ops, alpha=alpha, width=width, depth=depth, blended=False)
+
+    def __call__(self, u8: torch.Tensor) -> torch.Tensor:
+        img = Image.fromarray(u8.permute(1, 2, 0).numpy(), "RGB")
+        return torch.from_numpy(np.array(self.augment(img), dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
 class AugMixViews(Dataset):
@@ -109,8 +138,7 @@ def setup(ctx: Context) -> Setup:
     p = ctx.params
     width, depth, severity = int(p.get("width", 3)), int(p.get("depth", -1)), int(p.get("severity", 1))
     alpha, weight = float(p.get("alpha", 1.0)), float(p.get("jsd_weight", 12.0))
-    augmix = transforms.AugMix(severity=severity, mixture_width=width, chain_depth=depth, alpha=alpha,
-                               all_ops=False, interpolation=transforms.InterpolationMode.BILINEAR)
+    augmix = OfficialAugMix(severity=severity, width=width, depth=depth, alpha=alpha)
     info = {"width": width, "depth": depth, "severity": severity, "alpha": alpha, "jsd_weight": weight}
     return Setup(model=ctx.new_model(), objective=AugMixObjective(weight),
                  train_ds=AugMixViews(ctx.train_ds, augmix, ctx.mean, ctx.std), info=info)
