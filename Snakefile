@@ -12,6 +12,10 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)  # the vlmbias package, whatever env runs Snakemake
 
+from vlmbias.core.scheduler import coalesce_reevaluation_timers
+
+coalesce_reevaluation_timers()  # one pending re-evaluation timer, not one more per job event
+
 
 if not workflow.config_settings.configfiles:
 
