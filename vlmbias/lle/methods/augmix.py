@@ -42,7 +42,8 @@ bilinear resampling, as the official PIL calls. Deviations, each small:
 
 (Before: torchvision's ``AugMix``, whose severity 1 picks the first bin of a grid starting at 0:
 every rotate / shear / translate was an identity and solarize nearly so, a milder augmentation
-than the official's, and its per-sample tensor ops cost ~3x the rest of an UrbanCars run.)
+than the official's; its per-sample tensor ops also took twice the time of timm's PIL ops: 7.0 vs
+3.7 ms a view at 32 px, measured on one core, so about half of an AugMix run's input time.)
 """
 
 from __future__ import annotations
