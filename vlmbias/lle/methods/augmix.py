@@ -48,12 +48,12 @@ than the official's; its per-sample tensor ops also took twice the time of timm'
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from PIL import Image
 from timm.data.auto_augment import AugMixAugment, augmix_ops
 from torch.nn import functional as F
 from torch.utils.data import Dataset
+from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 from vlmbias.core.device import channels_last
 from vlmbias.lle.methods.base import Context, Setup, per_sample_ce
@@ -78,8 +78,7 @@ class OfficialAugMix:
         self.augment = AugMixAugment(ops, alpha=alpha, width=width, depth=depth, blended=False)
 
     def __call__(self, u8: torch.Tensor) -> torch.Tensor:
-        img = Image.fromarray(u8.permute(1, 2, 0).numpy(), "RGB")
-        return torch.from_numpy(np.array(self.augment(img), dtype=np.uint8)).permute(2, 0, 1).contiguous()
+        return pil_to_tensor(self.augment(to_pil_image(u8, "RGB")))
 
 
 class AugMixViews(Dataset):
