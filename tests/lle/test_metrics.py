@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vlmbias.lle.metrics import (CELL, accuracy_gap, amplification, carton_gap, select_epoch,
-                                 urbancars_metrics)
+from vlmbias.lle.metrics import (CELL, SELECTION_KEYS, accuracy_gap, amplification, carton_gap,
+                                 select_epoch, needs_test_eval, urbancars_metrics)
 
 
 def _make(spec):
@@ -90,6 +90,30 @@ def test_select_epoch_best_val_first_max_not_best_test():
     assert none["epoch"] == 1 and none["rule"] == "val_both_worst_group_acc_none_above_0"
     with pytest.raises(ValueError, match="unknown rule"):
         select_epoch(hist, rule="worst")
+
+
+@pytest.mark.parametrize("rule", sorted(SELECTION_KEYS))
+def test_test_only_where_needs_test_eval_selects_what_every_epoch_would(rule):
+    """A run evaluating test only where needs_test_eval says reports what evaluating it after every
+    epoch reports (val series with ties, zeros, and resumed runs restarting their best at 0)."""
+    key, rng = SELECTION_KEYS[rule], np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 12))
+        vals = rng.choice([0.0, 0.0, 10.0, 20.0, 20.0, 30.0, 40.0], size=n) if trial % 2 else rng.uniform(0, 50, n)
+        full = [{"val": {key: float(v)}, "test": {"id_acc": float(i)}} for i, v in enumerate(vals)]
+        resume_at = int(rng.integers(0, n + 1))
+        lazy, best = [], 0.0
+        for e, h in enumerate(full, start=1):
+            if e - 1 == resume_at:
+                best = 0.0   # a resumed process does not know the earlier epochs' best
+            need = needs_test_eval(e, h["val"], best, rule)
+            lazy.append({"val": h["val"], "test": h["test"] if need else None})
+            if need:
+                best = max(best, h["val"][key])
+        assert select_epoch(lazy, rule) == select_epoch(full, rule)
+    assert needs_test_eval(1, {key: 0.0}, 5.0, rule) and not needs_test_eval(2, {key: 5.0}, 5.0, rule)
+    with pytest.raises(ValueError, match="no test metrics"):
+        select_epoch([{"val": {key: 1.0}, "test": None}], rule)
 
 
 def test_amplification_marks_as_printed():

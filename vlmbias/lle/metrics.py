@@ -154,7 +154,8 @@ def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
     so a run too short to lift any val cell above 0 still reports, visibly flagged.
 
     Returns ``{"epoch": 1-based epoch, "rule": "val_<rule>_worst_group_acc",
-    "val": that epoch's val value, "test": that epoch's test metrics}``.
+    "val": that epoch's val value, "test": that epoch's test metrics}``. Epochs that cannot be
+    selected may carry ``"test": None`` (:func:`needs_test_eval`).
     """
     if rule not in SELECTION_KEYS:
         raise ValueError(f"unknown rule {rule!r}; expected one of {sorted(SELECTION_KEYS)}")
@@ -162,16 +163,27 @@ def select_epoch(history: Sequence[Mapping], rule: str = "both") -> dict:
         raise ValueError("history is empty")
     key, best, best_i = SELECTION_KEYS[rule], 0.0, None
     for i, h in enumerate(history):
-        if "val" not in h or "test" not in h:
-            raise ValueError(f"epoch {i + 1}: history entries need 'val' and 'test'")
+        if "val" not in h:
+            raise ValueError(f"epoch {i + 1}: history entries need 'val'")
         v = h["val"][key]
         if v > best:
             best, best_i = v, i
     suffix = ""
     if best_i is None:
         best_i, best, suffix = 0, history[0]["val"][key], "_none_above_0"
+    if history[best_i].get("test") is None:
+        raise ValueError(f"epoch {best_i + 1} is selected but has no test metrics (see needs_test_eval)")
     return {"epoch": best_i + 1, "rule": f"val_{rule}_worst_group_acc{suffix}", "val": best,
             "test": history[best_i]["test"]}
+
+
+def needs_test_eval(epoch: int, val: Mapping, best_val: float, rule: str = "both") -> bool:
+    """Whether :func:`select_epoch` could pick this epoch, so its test metrics are needed: the
+    first epoch (the fallback when no epoch's val is above 0) or a val value strictly above
+    ``best_val``, the best of the earlier epochs (0 before any). Only those epochs' test metrics
+    can be reported, so a run evaluates test on them alone; ``best_val`` may be lower than the
+    true best (a resumed run restarts at 0): that only evaluates more epochs, never fewer."""
+    return epoch == 1 or val[SELECTION_KEYS[rule]] > best_val
 
 
 def amplification(gap: float, erm_gap: float) -> float | None:
