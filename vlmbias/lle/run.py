@@ -104,28 +104,30 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
     setup = methods.setup(spec["module"], ctx)
     recipe.update(setup.info.get("recipe_overrides") or {})
 
+    eval_ds = {"val": val_ds, "test": test_ds}
+    key = SELECTION_KEYS[spec["selection"]]
+    best_val = 0.0   # the best val selection value this process has seen (needs_test_eval)
+
     def evaluate(part: str, model: nn.Module) -> dict:
         pred = predict(model, eval_ds[part], device, batch, desc=f"eval {part}", progress=False)[0][0].numpy()
         f = facs[part]
         out = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred,
                                          spec["bg_ratio"], spec["coobj_ratio"]))
         if part == "test" and isinstance(model, LastLayerEnsemble):  # what each head and the shift predictor do
-            heads, probs = ensemble_outputs(model, test_ds, device, batch)
+            heads, probs = ensemble_outputs(model, eval_ds[part], device, batch)
             out["ensemble"] = ensemble_diagnostics(f["label"], f["background"], f["coobj"], heads.numpy(),
                                                    probs.numpy(), spec["bg_ratio"], spec["coobj_ratio"])
         return out
 
-    eval_ds = {"val": val_ds, "test": test_ds}
-    best_val = [0.0]   # the best val selection value this process has seen
-
     def on_epoch_end(epoch: int, model: nn.Module) -> dict:
         # val every epoch; test only on the epochs select_epoch could report (needs_test_eval): the
         # reported numbers are those of evaluating test after every epoch, at ~half the cost
+        nonlocal best_val
         val = evaluate("val", model)
         test = None
-        if needs_test_eval(epoch, val, best_val[0], spec["selection"]):
+        if needs_test_eval(epoch, val, best_val, spec["selection"]):
             test = evaluate("test", model)
-            best_val[0] = max(best_val[0], val[SELECTION_KEYS[spec["selection"]]])
+            best_val = max(best_val, val[key])
         shown = (f", test id {test['id_acc']:.1f} bg {test['bg_gap']:.1f} coobj {test['coobj_gap']:.1f} "
                  f"both {test['both_gap']:.1f}") if test else ""
         log(f"epoch {epoch}: val worst cell {val['worst_cell']:.1f}{shown}")
