@@ -69,6 +69,25 @@ def test_ensemble_forward_is_the_combination_of_its_heads():
     assert torch.allclose(m(x), manual, atol=1e-6)
 
 
+def test_ensemble_outputs_one_pass_gives_the_models_prediction_and_its_parts():
+    from torch.utils.data import TensorDataset
+
+    from vlmbias.lle.ensemble import ensemble_outputs
+    from vlmbias.train.loop import predict
+
+    torch.manual_seed(0)
+    m = LastLayerEnsemble(_Backbone(dim=4, classes=3), 3, 3)
+    ds = TensorDataset(torch.randn(23, 4) * 3, torch.zeros(23, dtype=torch.long))
+    pred, heads, probs = ensemble_outputs(m, ds, torch.device("cpu"), batch_size=5)
+    assert not m.training
+    assert torch.equal(pred, predict(m, ds, torch.device("cpu"), 5, progress=False)[0][0])
+    assert len(set(pred.tolist())) > 1                                 # not a constant prediction
+    h, s = m.all_logits(ds.tensors[0])
+    assert torch.equal(heads, h.argmax(-1)) and torch.allclose(probs, s.softmax(1))
+    with pytest.raises(ValueError, match="nothing to predict"):
+        ensemble_outputs(m, TensorDataset(torch.zeros(0, 4), torch.zeros(0)), torch.device("cpu"), 5)
+
+
 def test_imagenet_flavour_frozen_backbone_and_heads_from_its_classifier():
     torch.manual_seed(0)
     bb = _Backbone()

@@ -82,18 +82,23 @@ class LastLayerEnsemble(nn.Module):
 
 @torch.no_grad()
 def ensemble_outputs(model: LastLayerEnsemble, ds: Dataset, device: torch.device,
-                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(every head's prediction ``[N, K]``, the shift predictor's softmax ``[N, K]``) over
-    ``ds`` in order, the model in eval mode: the parts :meth:`LastLayerEnsemble.combine` mixes
-    (``vlmbias.lle.metrics.ensemble_diagnostics``)."""
+                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the ensemble's prediction ``[N]``, every head's prediction ``[N, K]``, the shift
+    predictor's softmax ``[N, K]``) over ``ds`` in order, the model in eval mode, from one pass:
+    the prediction is :meth:`LastLayerEnsemble.combine` of the same logits, what ``model(x)``
+    gives; the parts it mixes are for ``vlmbias.lle.metrics.ensemble_diagnostics``."""
     model.eval()
-    preds, probs = [], []
+    preds, heads_preds, probs = [], [], []
     for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False):
         with autocast(device):
             heads, shift = model.all_logits(channels_last(x.to(device)))
-        preds.append(heads.float().argmax(-1).cpu())
+            combined = model.combine(heads, shift)
+        preds.append(combined.argmax(-1).cpu())
+        heads_preds.append(heads.float().argmax(-1).cpu())
         probs.append(shift.float().softmax(1).cpu())
-    return torch.cat(preds), torch.cat(probs)
+    if not preds:
+        raise ValueError("ensemble_outputs: nothing to predict (empty dataset)")
+    return torch.cat(preds), torch.cat(heads_preds), torch.cat(probs)
 
 
 def lle_loss(head_logits: torch.Tensor, shift_logits: torch.Tensor, y: torch.Tensor,

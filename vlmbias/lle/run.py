@@ -109,12 +109,15 @@ def train(spec: Mapping, sample_dir: str, metrics_path: str, progress: bool = Tr
     best_val = 0.0   # the best val selection value this process has seen (needs_test_eval)
 
     def evaluate(part: str, model: nn.Module) -> dict:
-        pred = predict(model, eval_ds[part], device, batch, desc=f"eval {part}", progress=False)[0][0].numpy()
         f = facs[part]
-        out = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred,
+        diagnose = part == "test" and isinstance(model, LastLayerEnsemble)  # what each head and the shift predictor do
+        if diagnose:   # one pass gives the ensemble's prediction and its parts
+            pred, heads, probs = ensemble_outputs(model, eval_ds[part], device, batch)
+        else:
+            pred = predict(model, eval_ds[part], device, batch, desc=f"eval {part}", progress=False)[0][0]
+        out = jsonable(urbancars_metrics(f["label"], f["background"], f["coobj"], pred.numpy(),
                                          spec["bg_ratio"], spec["coobj_ratio"]))
-        if part == "test" and isinstance(model, LastLayerEnsemble):  # what each head and the shift predictor do
-            heads, probs = ensemble_outputs(model, eval_ds[part], device, batch)
+        if diagnose:
             out["ensemble"] = ensemble_diagnostics(f["label"], f["background"], f["coobj"], heads.numpy(),
                                                    probs.numpy(), spec["bg_ratio"], spec["coobj_ratio"])
         return out
