@@ -158,6 +158,46 @@ def test_probe_jobs_share_one_forward_pass_per_encoder():
     assert len({r["run"] for r in rows}) == len(rows) == 6
 
 
+def test_an_mae_run_overrides_the_shared_pretraining_recipe():
+    from snakemake.utils import validate
+
+    from vlmbias.dsc import ssl_plan
+
+    cfg = copy.deepcopy(TOY)
+    cfg["ssl"]["mae"]["train"] = {"samples_seen": 4000, "lr": 1.0e-3}
+    cfg["ssl"]["mae"]["runs"]["imagenet"]["train"] = {"samples_seen": 60000}
+    validate(cfg, "config/schema.yaml")
+    runs = ssl_plan.mae_runs(cfg)
+    assert runs["imagenet"]["recipe"]["samples_seen"] == 60000 and runs["imagenet"]["recipe"]["lr"] == 1.0e-3
+    assert ssl_plan.mae_spec(cfg, "ycd")["recipe"]["samples_seen"] == 4000
+
+
+def test_a_tables_probe_keys_override_ssl_probe_for_its_jobs_only(monkeypatch):
+    from snakemake.utils import validate
+
+    from vlmbias.dsc import ssl_plan
+
+    cfg = copy.deepcopy(TOY)
+    cfg["ssl"]["probe"] = {"batch_size": 128, "epochs": 6, "warmup_epochs": 1}
+    cfg["ssl"]["t09_transfer"]["probe"] = {"epochs": 64}
+    validate(cfg, "config/schema.yaml")
+    runs = ssl_plan.probe_runs(cfg)
+    t09 = [r for r in runs.values() if r["task"]["kind"] == "labeled"]
+    t08 = [r for r in runs.values() if r["task"]["kind"] == "dsc"]
+    assert t09 and t08
+    n09, n08 = (int(cfg["sampling"]["n_train"]) * k for k in (1, 3))
+    assert all(r["recipe"]["samples_seen"] == 64 * n09 for r in t09)
+    assert all(r["recipe"]["samples_seen"] == 6 * n08 for r in t08)
+    # one probe job for two tables needs one recipe
+    row = {"probe_spec": t09[0], "probe_overrides": {"epochs": 64}}
+    other = {"probe_spec": t09[0], "probe_overrides": None}
+    monkeypatch.setattr(ssl_plan, "_rows", lambda config: [row, dict(row)])
+    assert list(ssl_plan.probe_runs(cfg)) == [t09[0]["probe_id"]]
+    monkeypatch.setattr(ssl_plan, "_rows", lambda config: [row, other])
+    with pytest.raises(S.PlanError, match="different probe: keys"):
+        ssl_plan.probe_runs(cfg)
+
+
 def test_seeds_repeat_each_run_and_share_the_first_with_single_seed_tables():
     cfg = copy.deepcopy(TOY)
     cfg["dataset_classification"]["f03_model_size"]["seeds"] = 3

@@ -4,6 +4,7 @@ truth."""
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -146,6 +147,15 @@ def test_t08_t09_transfer(smoke_run):
     t09 = table(smoke_run, "t09_transfer")
     assert t09["reproduced_acc"].notna().all() and (t09["chance"] == 10.0).all()
     assert len(t09) == 4 and t09["sweep"].str.count("blr").eq(1).all()
+    # the planted truths: dataset-classification features above random weights', the MAE reference
+    # above them, each beyond the binomial spread of the 600 probe val images (vlmbias.dsc.findings)
+    assert (t09["n_val"] == 600).all()
+    acc = t09.set_index("pretraining")["reproduced_acc"]
+    dsc = acc.drop(index=["random weights", "MAE (reference)"])
+    assert acc["random weights"] < dsc.min() and dsc.max() < acc["MAE (reference)"], acc
+    md = (smoke_run / "results/tables/t09_transfer.md").read_text()
+    assert re.search(r"Finding, dataset-classification features transfer .*: yes\.", md), md
+    assert re.search(r"Finding, the MAE reference far above them .*: yes\.", md), md
 
 
 # ---- the CLIP stack and TextSpan (issue 4), on the toy CLIP trained in the same run

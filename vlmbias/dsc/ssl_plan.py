@@ -58,6 +58,7 @@ def mae_spec(config: dict, name: str) -> dict[str, Any]:
     recipe = mae_pretrain_recipe_defaults(_n_train(config, run["datasets"]),
                                           input_size=model["img_size"])
     recipe.update(copy.deepcopy(ssl["mae"].get("train") or {}))
+    recipe.update(copy.deepcopy(run.get("train") or {}))   # this run's own, over every run's
     _inherit_runtime(recipe, config)
     for key in ("epochs", "warmup_epochs", "blr"):
         recipe.pop(key, None)
@@ -97,11 +98,14 @@ def _head(encoder: dict, task: dict, layer: int | None, blr: float, batch: int) 
             "blr": float(blr), "lr": probe_lr(blr, batch)}
 
 
-def probe_spec(config: dict, encoder: dict, task: dict, sweep: list[tuple[int | None, float]]) -> dict:
+def probe_spec(config: dict, encoder: dict, task: dict, sweep: list[tuple[int | None, float]],
+               overrides: dict | None = None) -> dict:
     """One probe job: the encoder's frozen forward pass shared by one head per (layer, blr) of
     ``sweep``. Each head trains exactly as it would alone (same initialisation, same batches, its
-    own lr): the job only saves the repeated forward passes."""
+    own lr): the job only saves the repeated forward passes. ``overrides``: a table's own
+    ``probe:`` keys, over ``ssl.probe``."""
     pcfg = copy.deepcopy(_ssl(config).get("probe") or {})
+    pcfg.update(copy.deepcopy(overrides or {}))
     epochs = float(pcfg.pop("epochs", 90))
     warmup = float(pcfg.pop("warmup_epochs", 10))
     batch = int(pcfg.get("batch_size", 16384))
@@ -140,9 +144,11 @@ def mae_probe_rows(config: dict, t: dict) -> list[dict]:
     rows = [{"case": f"fully-supervised ({MODEL_LABELS.get(t['supervised_model'], t['supervised_model'])})",
              "key": "supervised", "kind": "dsc", "run": sup["run_id"], "dsc_spec": sup}]
     for mae_name, label in t["mae"].items():
-        p = probe_spec(config, _encoder(config, "mae", mae_name), task, [(t.get("layer"), float(t.get("blr", 0.1)))])
+        p = probe_spec(config, _encoder(config, "mae", mae_name), task, [(t.get("layer"), float(t.get("blr", 0.1)))],
+                       t.get("probe"))
         rows.append({"case": f"linear probing w/ {label}", "key": f"mae_{mae_name}", "kind": "probe",
-                     "run": p["probe_id"], "head": p["heads"][0]["id"], "probe_spec": p})
+                     "run": p["probe_id"], "head": p["heads"][0]["id"], "probe_spec": p,
+                     "probe_overrides": t.get("probe")})
     for r in rows:
         r["chance"] = 100.0 / len(ds)
     return rows
@@ -165,9 +171,9 @@ def transfer_rows(config: dict, t: dict) -> list[dict]:
     sweep = [(layer, float(blr)) for layer in t["layers"] for blr in t["blrs"]]
     rows = []
     for label, key, enc, dsc_spec in encoders:
-        p = probe_spec(config, enc, task, sweep)
+        p = probe_spec(config, enc, task, sweep, t.get("probe"))
         rows.append({"pretraining": label, "key": key, "encoder": enc, "dsc_spec": dsc_spec,
-                     "run": p["probe_id"], "heads": p["heads"], "probe_spec": p})
+                     "run": p["probe_id"], "heads": p["heads"], "probe_spec": p, "probe_overrides": t.get("probe")})
     return rows
 
 
@@ -183,17 +189,23 @@ def required_dsc_specs(config: dict) -> list[dict]:
 
 def probe_runs(config: dict) -> dict[str, dict]:
     """Every probe job, by id; two tables probing one encoder on one task share its job (the
-    union of their sweeps)."""
+    union of their sweeps), which needs the same probe recipe (their ``probe:`` keys)."""
     runs: dict[str, dict] = {}
+    overrides: dict[str, dict | None] = {}
     for r in _rows(config):
         spec = r.get("probe_spec")
         if spec is None:
             continue
-        prev = runs.get(spec["probe_id"])
+        pid = spec["probe_id"]
+        prev = runs.get(pid)
+        if prev is not None and (overrides[pid] or {}) != (r.get("probe_overrides") or {}):
+            raise PlanError(f"probe job {pid}: two tables probe this encoder on this task with different "
+                            f"probe: keys ({overrides[pid]} and {r.get('probe_overrides')}); one job needs one recipe")
         if prev is not None and prev["heads"] != spec["heads"]:
             sweep = [(h["layer"], h["blr"]) for h in prev["heads"] + spec["heads"]]
-            spec = probe_spec(config, spec["encoder"], spec["task"], sweep)
-        runs[spec["probe_id"]] = spec
+            spec = probe_spec(config, spec["encoder"], spec["task"], sweep, r.get("probe_overrides"))
+        runs[pid] = spec
+        overrides[pid] = r.get("probe_overrides")
     return runs
 
 
