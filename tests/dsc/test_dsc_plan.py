@@ -190,7 +190,9 @@ def test_a_tables_probe_keys_override_ssl_probe_for_its_jobs_only(monkeypatch):
     assert all(r["recipe"]["samples_seen"] == 6 * n08 for r in t08)
     # one probe job for two tables needs one recipe
     row = {"probe_spec": t09[0], "probe_overrides": {"epochs": 64}}
-    other = {"probe_spec": t09[0], "probe_overrides": None}
+    other = {"probe_spec": ssl_plan.probe_spec(cfg, t09[0]["encoder"], t09[0]["task"],
+                                               [(h["layer"], h["blr"]) for h in t09[0]["heads"]]),
+             "probe_overrides": None}
     monkeypatch.setattr(ssl_plan, "_rows", lambda config: [row, dict(row)])
     assert list(ssl_plan.probe_runs(cfg)) == [t09[0]["probe_id"]]
     monkeypatch.setattr(ssl_plan, "_rows", lambda config: [row, other])

@@ -191,22 +191,25 @@ def probe_runs(config: dict) -> dict[str, dict]:
     """Every probe job, by id; two tables probing one encoder on one task share its job (the
     union of their sweeps), which needs the same probe recipe (their ``probe:`` keys)."""
     runs: dict[str, dict] = {}
-    overrides: dict[str, dict | None] = {}
     for r in _rows(config):
         spec = r.get("probe_spec")
         if spec is None:
             continue
         pid = spec["probe_id"]
         prev = runs.get(pid)
-        if prev is not None and (overrides[pid] or {}) != (r.get("probe_overrides") or {}):
+        if prev is not None and _shared_recipe(prev) != _shared_recipe(spec):
             raise PlanError(f"probe job {pid}: two tables probe this encoder on this task with different "
-                            f"probe: keys ({overrides[pid]} and {r.get('probe_overrides')}); one job needs one recipe")
+                            f"probe: keys ({_shared_recipe(prev)} and {_shared_recipe(spec)}); one job needs one recipe")
         if prev is not None and prev["heads"] != spec["heads"]:
             sweep = [(h["layer"], h["blr"]) for h in prev["heads"] + spec["heads"]]
             spec = probe_spec(config, spec["encoder"], spec["task"], sweep, r.get("probe_overrides"))
         runs[pid] = spec
-        overrides[pid] = r.get("probe_overrides")
     return runs
+
+
+def _shared_recipe(spec: dict) -> dict:
+    """A probe job's recipe but the lr, which each head of its sweep sets for itself."""
+    return {k: v for k, v in spec["recipe"].items() if k != "lr"}
 
 
 def mae_inputs(spec: dict) -> dict:
