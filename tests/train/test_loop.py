@@ -150,3 +150,41 @@ def test_loss_is_read_back_once_per_bin_and_epoch_not_per_step(tmp_path, monkeyp
     assert state.step == 24 and len(state.loss_curve) == 24  # 4 epochs x 12 micro-steps; bins of one step
     floats = [r for r in reads if r[1].is_floating_point]  # the rest: the loader's int64 base seed per epoch
     assert len(floats) == len(state.loss_curve) + len(state.epoch_loss) == 28  # not one per micro-step (48)
+
+
+def test_map_batches_and_predict_keep_order_heads_and_eval_mode():
+    """map_batches concatenates each part of outputs(model, x) over batches in dataset order,
+    the model in eval mode; predict gives [H, N] argmaxes (or [H, N, K] logits) for one- and
+    multi-head models, across a ragged last batch."""
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from vlmbias.train.loop import map_batches, predict
+
+    torch.manual_seed(0)
+    x, y = torch.randn(7, 3, 2, 2), torch.arange(7)
+    ds, cpu = TensorDataset(x, y), torch.device("cpu")
+
+    class Heads(nn.Module):   # [H=2, B, K=4], dropout so train mode would be visible
+        def __init__(self):
+            super().__init__()
+            self.lin, self.drop = nn.Linear(12, 8), nn.Dropout(0.9)
+
+        def forward(self, x):
+            return self.drop(self.lin(x.flatten(1))).view(len(x), 2, 4).movedim(1, 0)
+
+    m = Heads().train()
+    ref = m.eval()(x)                                   # [2, 7, 4]
+    (first, total), labels = map_batches(m.train(), ds, cpu, 3, lambda mm, b: (mm(b)[0], mm(b).sum((0, 2))),
+                                         progress=False)
+    assert not m.training and torch.equal(labels, y)
+    assert torch.allclose(first, ref[0]) and torch.allclose(total, ref.sum((0, 2)))
+    preds, labels = predict(m, ds, cpu, 3, progress=False)
+    assert preds.shape == (2, 7) and torch.equal(preds, ref.argmax(-1)) and torch.equal(labels, y)
+    logits, _ = predict(m, ds, cpu, 3, progress=False, logits=True)
+    assert logits.shape == (2, 7, 4) and logits.is_contiguous() and torch.allclose(logits, ref)
+    one, _ = predict(nn.Sequential(nn.Flatten(), nn.Linear(12, 5)), ds, cpu, 4, progress=False, logits=True)
+    assert one.shape == (1, 7, 5)
+    with pytest.raises(ValueError, match="nothing to predict"):
+        map_batches(m, TensorDataset(x[:0], y[:0]), cpu, 3, lambda mm, b: (mm(b),), progress=False)

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from vlmbias.core.device import autocast, channels_last
-
+from vlmbias.train.loop import map_batches
 from vlmbias.train.objectives import Objective
 
 
@@ -80,25 +79,20 @@ class LastLayerEnsemble(nn.Module):
         return self.combine(*self.all_logits(x))
 
 
-@torch.no_grad()
 def ensemble_outputs(model: LastLayerEnsemble, ds: Dataset, device: torch.device,
                      batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(the ensemble's prediction ``[N]``, every head's prediction ``[N, K]``, the shift
-    predictor's softmax ``[N, K]``) over ``ds`` in order, the model in eval mode, from one pass:
-    the prediction is :meth:`LastLayerEnsemble.combine` of the same logits, what ``model(x)``
-    gives; the parts it mixes are for ``vlmbias.lle.metrics.ensemble_diagnostics``."""
-    model.eval()
-    preds, heads_preds, probs = [], [], []
-    for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False):
-        with autocast(device):
-            heads, shift = model.all_logits(channels_last(x.to(device)))
-            combined = model.combine(heads, shift)
-        preds.append(combined.argmax(-1).cpu())
-        heads_preds.append(heads.float().argmax(-1).cpu())
-        probs.append(shift.float().softmax(1).cpu())
-    if not preds:
-        raise ValueError("ensemble_outputs: nothing to predict (empty dataset)")
-    return torch.cat(preds), torch.cat(heads_preds), torch.cat(probs)
+    predictor's softmax ``[N, K]``) over ``ds`` in order, the model in eval mode, from one pass
+    (``vlmbias.train.loop.map_batches``): the prediction is :meth:`LastLayerEnsemble.combine` of
+    the same logits, what ``model(x)`` gives; the parts it mixes are for
+    ``vlmbias.lle.metrics.ensemble_diagnostics``."""
+    def parts(m: LastLayerEnsemble, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        heads, shift = m.all_logits(x)
+        return m.combine(heads, shift).argmax(-1), heads.float().argmax(-1), shift.float().softmax(1)
+
+    outputs, _ = map_batches(model, ds, device, batch_size, parts, progress=False,
+                             desc="ensemble_outputs")
+    return outputs
 
 
 def lle_loss(head_logits: torch.Tensor, shift_logits: torch.Tensor, y: torch.Tensor,

@@ -137,27 +137,40 @@ class TrainState:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int, num_workers: int = 0,
-            desc: str = "predict", progress: bool = True,
-            logits: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predictions [H, N], labels [N]) of every image in order, one image at a time in the
-    sense of the paper: eval-mode model, no test-time batch statistics. A model's output is
-    [B, K] (one head, H = 1) or [H, B, K] (several, e.g. a probe sweep). ``logits``: the
-    outputs themselves, fp32 ([H, N, K]), instead of their argmax."""
+def map_batches(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int,
+                outputs: Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, ...]], num_workers: int = 0,
+                desc: str = "predict", progress: bool = True) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """(what ``outputs(model, x)`` gives per batch, each part concatenated over the batches along
+    dim 0; labels [N]) of every image of ``ds`` in order: eval-mode model (no test-time batch
+    statistics), batches in channels_last on ``device``, ``outputs`` called under
+    :func:`autocast`, its parts moved to the CPU."""
     model.eval()
-    preds, labels = [], []
+    parts, labels = [], []
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
         x = channels_last(x.to(device, non_blocking=True))
         with autocast(device):
-            out = model(x)
-        out = out if out.ndim == 3 else out[None]
-        preds.append(out.float().cpu() if logits else out.argmax(-1).cpu())
+            parts.append(tuple(t.cpu() for t in outputs(model, x)))
         labels.append(y)
-    if not preds:
+    if not parts:
         raise ValueError(f"{desc}: nothing to predict (empty dataset)")
-    return torch.cat(preds, dim=1), torch.cat(labels)
+    return tuple(torch.cat(p) for p in zip(*parts)), torch.cat(labels)
+
+
+def predict(model: nn.Module, ds: Dataset, device: torch.device, batch_size: int, num_workers: int = 0,
+            desc: str = "predict", progress: bool = True,
+            logits: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predictions [H, N], labels [N]) of every image in order (:func:`map_batches`). A model's
+    output is [B, K] (one head, H = 1) or [H, B, K] (several, e.g. a probe sweep). ``logits``:
+    the outputs themselves, fp32 ([H, N, K]), instead of their argmax."""
+    def heads_first(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor]:
+        out = m(x)
+        out = out if out.ndim == 3 else out[None]
+        return ((out.float() if logits else out.argmax(-1)).movedim(0, 1),)   # batch first
+
+    (preds,), labels = map_batches(model, ds, device, batch_size, heads_first, num_workers, desc, progress)
+    return preds.movedim(1, 0).contiguous(), labels
 
 
 def evaluate_heads(model: nn.Module, ds: Dataset, num_classes: int, device: torch.device,
