@@ -125,6 +125,14 @@ def render(name: str, index: int, image_size: int, seed: int, shared_content: fl
     return image, caption, meta, ext
 
 
+def render_encoded(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
+                   signature_strength: float = 1.0) -> tuple[bytes, str, dict]:
+    """One sample's image as its shard holds it: (encoded bytes, extension, json metadata)."""
+    _check_difficulty(name, shared_content, signature_strength)
+    _, _, meta, ext, data, _ = _render_sample(name, index, image_size, seed, shared_content, signature_strength)
+    return data, ext, meta
+
+
 def _split_counts(n: int, k: int) -> list[int]:
     q, r = divmod(n, k)
     return [q + (1 if i < r else 0) for i in range(k)]

@@ -1,0 +1,41 @@
+"""The cue diagnostic: its probe separates what is separable and nothing else, its texture
+features ignore brightness and contrast, and its command runs on the config's corruptions."""
+
+import pytest
+import torch
+import yaml
+
+from vlmbias.toyworld import cues
+
+
+def test_probe_accuracy_separable_and_chance():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(300) % 3             # interleaved classes: the split is per class
+    separable = torch.randn(300, 4, generator=g) * 0.1 + torch.nn.functional.one_hot(y, 4).double()
+    assert cues.probe_accuracy(separable.float(), y) == 100.0
+    noise = torch.randn(300, 4, generator=g)
+    assert cues.probe_accuracy(noise, y) < 50.0           # chance 33.3 on 100 val samples
+    with pytest.raises(ValueError, match="two classes"):
+        cues.probe_accuracy(noise[:9], torch.zeros(9, dtype=torch.long))
+
+
+def test_texture_ignores_gain_and_contrast_colour_does_not():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(5, 3, 16, 16, generator=g) * 0.5 + 0.2
+    changed = (x - 0.5) * 1.3 * 0.8 + 0.5 * 0.8                # contrast 1.3, then gain 0.8
+    assert torch.allclose(cues.texture(x), cues.texture(changed), atol=1e-3)
+    assert not torch.allclose(cues.colour(x), cues.colour(changed), atol=1e-2)
+    assert cues.tiny(x).shape == (5, 75) and cues.colour(x).shape == (5, 6)
+
+
+def test_command_prints_every_corruption(tmp_path, capsys):
+    cfg = {"toyworld": {"image_size": 32, "seed": 0, "shared_content": 0.4, "signature_strength": 0.6},
+           "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}, "low": {"type": "low_resolution", "size": 5}}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    cues.main(["--configfile", str(path), "--n", "9", "--input-size", "16"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["none", "jit", "low"] and all(len(r) == 4 for r in rows)
+    assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:])
+    with pytest.raises(SystemExit, match="no corruption"):
+        cues.main(["--configfile", str(path), "--n", "9", "--corruptions", "blur_9"])
