@@ -39,3 +39,19 @@ def test_command_prints_every_corruption(tmp_path, capsys):
     assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:])
     with pytest.raises(SystemExit, match="no corruption"):
         cues.main(["--configfile", str(path), "--n", "9", "--corruptions", "blur_9"])
+
+
+def test_overlay_configs_and_sources_that_are_not_web_stand_ins(tmp_path, capsys):
+    """Config files overlay as Snakemake's do; the difficulty knobs reach only the web stand-ins
+    (the subtle-cue sources take their defaults, which they require)."""
+    base, overlay = tmp_path / "base.yaml", tmp_path / "over.yaml"
+    base.write_text(yaml.safe_dump({"toyworld": {"image_size": 64, "seed": 0, "shared_content": 0.4,
+                                                 "signature_strength": 0.6},
+                                    "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}}}))
+    overlay.write_text(yaml.safe_dump({"toyworld": {"image_size": 16}}))
+    imgs, y = cues.decoded(["subtle_cast", "yfcc"], 2, {"toyworld": {"image_size": 16, "shared_content": 0.4}})
+    assert 16 <= min(imgs[0].size) < 20 and y.tolist() == [0, 0, 1, 1]   # framing may add a pixel
+    cues.main(["--configfile", str(base), str(overlay), "--n", "9", "--input-size", "8",
+               "--sources", "subtle_cast", "subtle_grain", "--corruptions", "jit"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["none", "jit"]

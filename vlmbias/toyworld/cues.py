@@ -1,8 +1,9 @@
-"""What tells the toy web stand-ins apart: linear probes on simple image statistics, under each
-corruption of t06 (a diagnostic; it prints figures, the workflow does not run it).
+"""What tells toy sources apart (by default the web stand-ins of t06): linear probes on simple
+image statistics, under each corruption of t06 (a diagnostic; it prints figures, the workflow
+does not run it).
 
 Each source's images are rendered as their shards hold them (the config's ``toyworld`` seed,
-size, ``shared_content`` and ``signature_strength``), decoded, corrupted as t06 corrupts them
+size, and for the web stand-ins ``shared_content`` and ``signature_strength``), decoded, corrupted as t06 corrupts them
 (``vlmbias.train.corruptions``), and brought to the dataset-classification input as the
 evaluation transform does (shorter side resized, centre crop). Three families of features:
 
@@ -21,6 +22,8 @@ The material's sources lose little to colour jitter (3.6 points) and more to low
 separation and ``texture`` much.
 
     python -m vlmbias.toyworld.cues --configfile config/config.yaml [--n 600]
+    python -m vlmbias.toyworld.cues --configfile config/config.yaml config/subtle_cues.yaml \
+        --sources subtle_cast subtle_grain subtle_soft
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ import yaml
 from PIL import Image
 from torchvision.transforms import functional as TF
 
+from snakemake.utils import update_config
+
+from vlmbias.core.config import toy_difficulty
 from vlmbias.train import corruptions as C
 from vlmbias.toyworld.generate import render_encoded
 
@@ -55,14 +61,16 @@ def texture(x: torch.Tensor) -> torch.Tensor:
 FEATURES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"colour": colour, "tiny": tiny, "texture": texture}
 
 
-def decoded(sources: list[str], n: int, toy: dict) -> tuple[list[Image.Image], torch.Tensor]:
-    """(samples 0..n-1 of every source, decoded as their shards hold them; source index)."""
+def decoded(sources: list[str], n: int, config: dict) -> tuple[list[Image.Image], torch.Tensor]:
+    """(samples 0..n-1 of every source, decoded as their shards hold them; source index), drawn
+    with the config's toyworld seed and image size and each source's difficulty knobs
+    (``vlmbias.core.config.toy_difficulty``)."""
+    tw = config.get("toyworld") or {}
     out, ys = [], []
     for k, name in enumerate(sources):
         for i in range(n):
-            data, _, _ = render_encoded(name, i, int(toy.get("image_size", 64)), int(toy.get("seed", 0)),
-                                        float(toy.get("shared_content", 0.0)),
-                                        float(toy.get("signature_strength", 1.0)))
+            data, _, _ = render_encoded(name, i, int(tw.get("image_size", 64)), int(tw.get("seed", 0)),
+                                        **toy_difficulty(config, name))
             out.append(Image.open(io.BytesIO(data)).convert("RGB"))
             ys.append(k)
     return out, torch.tensor(ys)
@@ -107,24 +115,27 @@ def probe_accuracy(feats: torch.Tensor, y: torch.Tensor, l2: float = 1e-3) -> fl
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m vlmbias.toyworld.cues", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configfile", default="config/config.yaml", help="its toyworld: and corruptions: sections")
+    ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
+                    help="config files, later ones overlaid as Snakemake does; their toyworld: and corruptions:")
     ap.add_argument("--sources", nargs="+", default=["yfcc", "cc", "datacomp"])
     ap.add_argument("--n", type=int, default=600, help="images per source (a third of them validation)")
     ap.add_argument("--input-size", type=int, default=32)
     ap.add_argument("--corruptions", nargs="*", default=None,
                     help="names from the config's corruptions: (default: all of them), besides none")
     args = ap.parse_args(argv)
-    with open(args.configfile) as f:
-        cfg = yaml.safe_load(f)
+    cfg: dict = {}
+    for path in args.configfile:
+        with open(path) as f:
+            update_config(cfg, yaml.safe_load(f) or {})
     table = dict(cfg.get("corruptions") or {})
     names = list(table) if args.corruptions is None else args.corruptions
     unknown = [c for c in names if c not in table]
     if unknown:
-        raise SystemExit(f"{args.configfile}: no corruption(s) {unknown} in corruptions: (has {list(table)})")
+        raise SystemExit(f"{' + '.join(args.configfile)}: no corruption(s) {unknown} in corruptions: (has {list(table)})")
     print(f"linear probes on {args.n} images per source of {', '.join(args.sources)} "
           f"({args.input_size} px; chance {100 / len(args.sources):.1f}%), validation accuracy %")
     print(f"{'corruption':18s}" + "".join(f"{k:>9s}" for k in FEATURES), flush=True)
-    imgs, y = decoded(args.sources, args.n, cfg.get("toyworld") or {})
+    imgs, y = decoded(args.sources, args.n, cfg)
     for name in ["none", *names]:
         x = prepared(imgs, args.input_size, table.get(name))
         print(f"{name:18s}" + "".join(f"{probe_accuracy(fn(x), y):9.1f}" for fn in FEATURES.values()), flush=True)
