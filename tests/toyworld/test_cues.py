@@ -30,6 +30,7 @@ def test_texture_ignores_gain_and_contrast_colour_does_not():
 
 def test_command_prints_every_corruption(tmp_path, capsys):
     cfg = {"toyworld": {"image_size": 32, "seed": 0, "shared_content": 0.4, "signature_strength": 0.6},
+           "train": {"input_size": 32},
            "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}, "low": {"type": "low_resolution", "size": 5}}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -47,6 +48,7 @@ def test_overlay_configs_and_sources_that_are_not_web_stand_ins(tmp_path, capsys
     base, overlay = tmp_path / "base.yaml", tmp_path / "over.yaml"
     base.write_text(yaml.safe_dump({"toyworld": {"image_size": 64, "seed": 0, "shared_content": 0.4,
                                                  "signature_strength": 0.6},
+                                    "train": {"input_size": 32},
                                     "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}}}))
     overlay.write_text(yaml.safe_dump({"toyworld": {"image_size": 16}}))
     imgs, y = cues.decoded(["subtle_cast", "yfcc"], 2, {"toyworld": {"image_size": 16, "shared_content": 0.4}})

@@ -101,6 +101,14 @@ def labeled_split(sample_dir: str, split: str, limit: int | None = None,
     return records, rows
 
 
+def seeded_draw(fn: Callable, img, seed: int, index: int):
+    """``fn(img)`` with torch's random state seeded from (``seed``, ``index``) and restored after:
+    a random transform's fixed draw for image ``index`` (a validation set's corruption)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed * 1_000_003 + index)
+        return fn(img)
+
+
 class ShardImageDataset(Dataset):
     """Images read by offset from sampled tars, decoded with the project's one decoder.
 
@@ -202,9 +210,7 @@ class ShardImageDataset(Dataset):
                 if self.pre_transform_seed is None:
                     img = self.pre_transform(img)
                 else:  # a fixed draw per image (validation sets)
-                    with torch.random.fork_rng(devices=[]):
-                        torch.manual_seed(self.pre_transform_seed * 1_000_003 + i)
-                        img = self.pre_transform(img)
+                    img = seeded_draw(self.pre_transform, img, self.pre_transform_seed, i)
             if self._prefix is not None:
                 self._prefix_out[i] = self._prefix(img)
                 x = self._after_prefix(self._prefix_out[i])

@@ -3,9 +3,11 @@ image statistics, under each corruption of t06 (a diagnostic; it prints figures,
 does not run it).
 
 Each source's images are rendered as their shards hold them (the config's ``toyworld`` seed,
-size, and for the web stand-ins ``shared_content`` and ``signature_strength``), decoded, corrupted as t06 corrupts them
-(``vlmbias.train.corruptions``), and brought to the dataset-classification input as the
-evaluation transform does (shorter side resized, centre crop). Three families of features:
+size, and for the web stand-ins ``shared_content`` and ``signature_strength``), decoded,
+corrupted as t06 corrupts its validation images (``vlmbias.dsc.spec.resolve_corruption``, one
+fixed draw per image: ``vlmbias.shards.dataset.seeded_draw``), and brought to the model's input
+by the config's dataset-classification evaluation transform (``vlmbias.train.recipe.eval_transform``
+of ``train:``; normalised, which the probe's standardisation undoes). Three families of features:
 
 - ``colour``: each channel's mean and standard deviation (6 numbers), the global colour
   statistics that colour jitter rewrites and a 5x5-pixel image keeps;
@@ -35,12 +37,14 @@ from typing import Callable
 import torch
 import yaml
 from PIL import Image
-from torchvision.transforms import functional as TF
 
 from snakemake.utils import update_config
 
 from vlmbias.core.config import toy_difficulty
+from vlmbias.dsc.spec import PlanError, resolve_corruption, resolve_recipe
+from vlmbias.shards.dataset import seeded_draw
 from vlmbias.train import corruptions as C
+from vlmbias.train import recipe as R
 from vlmbias.toyworld.generate import render_encoded
 
 
@@ -76,14 +80,12 @@ def decoded(sources: list[str], n: int, config: dict) -> tuple[list[Image.Image]
     return out, torch.tensor(ys)
 
 
-def prepared(imgs: list[Image.Image], input_size: int, corruption: dict | None, seed: int = 0) -> torch.Tensor:
-    """[N, 3, input_size, input_size] in [0, 1]: each image corrupted (torch seeded by ``seed``
-    first: a random corruption is one fixed draw, as t06's validation set), shorter side resized
-    and centre-cropped."""
+def prepared(imgs: list[Image.Image], transform: Callable, corruption: dict | None, seed: int = 0) -> torch.Tensor:
+    """[N, 3, H, W]: each image corrupted (a fixed draw per image, as a t06 validation image) and
+    transformed."""
     corrupt = C.build(corruption)
-    torch.manual_seed(seed)
-    return torch.stack([TF.to_tensor(TF.center_crop(TF.resize(corrupt(im) if corrupt else im, input_size),
-                                                    input_size)) for im in imgs])
+    return torch.stack([transform(seeded_draw(corrupt, im, seed, i) if corrupt else im)
+                        for i, im in enumerate(imgs)])
 
 
 def probe_accuracy(feats: torch.Tensor, y: torch.Tensor, l2: float = 1e-3) -> float:
@@ -119,7 +121,7 @@ def main(argv=None) -> None:
                     help="config files, later ones overlaid as Snakemake does; their toyworld: and corruptions:")
     ap.add_argument("--sources", nargs="+", default=["yfcc", "cc", "datacomp"])
     ap.add_argument("--n", type=int, default=600, help="images per source (a third of them validation)")
-    ap.add_argument("--input-size", type=int, default=32)
+    ap.add_argument("--input-size", type=int, default=None, help="default: the config's train.input_size")
     ap.add_argument("--corruptions", nargs="*", default=None,
                     help="names from the config's corruptions: (default: all of them), besides none")
     args = ap.parse_args(argv)
@@ -127,17 +129,21 @@ def main(argv=None) -> None:
     for path in args.configfile:
         with open(path) as f:
             update_config(cfg, yaml.safe_load(f) or {})
-    table = dict(cfg.get("corruptions") or {})
-    names = list(table) if args.corruptions is None else args.corruptions
-    unknown = [c for c in names if c not in table]
-    if unknown:
-        raise SystemExit(f"{' + '.join(args.configfile)}: no corruption(s) {unknown} in corruptions: (has {list(table)})")
+    names = list(cfg.get("corruptions") or {}) if args.corruptions is None else args.corruptions
+    try:
+        specs = {name: resolve_corruption(cfg, name) for name in ["none", *names]}
+    except PlanError as e:
+        raise SystemExit(f"{' + '.join(args.configfile)}: no corruption of that name ({e})") from None
+    recipe = resolve_recipe(cfg)
+    if args.input_size is not None:
+        recipe["input_size"] = args.input_size
+    transform = R.eval_transform(recipe)
     print(f"linear probes on {args.n} images per source of {', '.join(args.sources)} "
-          f"({args.input_size} px; chance {100 / len(args.sources):.1f}%), validation accuracy %")
+          f"({recipe['input_size']} px; chance {100 / len(args.sources):.1f}%), validation accuracy %")
     print(f"{'corruption':18s}" + "".join(f"{k:>9s}" for k in FEATURES), flush=True)
     imgs, y = decoded(args.sources, args.n, cfg)
-    for name in ["none", *names]:
-        x = prepared(imgs, args.input_size, table.get(name))
+    for name, spec in specs.items():
+        x = prepared(imgs, transform, spec)
         print(f"{name:18s}" + "".join(f"{probe_accuracy(fn(x), y):9.1f}" for fn in FEATURES.values()), flush=True)
 
 
