@@ -1,11 +1,16 @@
 """The cue diagnostic: its probe separates what is separable and nothing else, its texture
 features ignore brightness and contrast, and its command runs on the config's corruptions."""
 
+import pathlib
+
 import pytest
 import torch
 import yaml
 
+from vlmbias.core.config import load_config
 from vlmbias.toyworld import cues
+
+DEFAULT = str(pathlib.Path(__file__).resolve().parents[2] / "config" / "config.yaml")
 
 
 def test_probe_accuracy_separable_and_chance():
@@ -29,31 +34,33 @@ def test_texture_ignores_gain_and_contrast_colour_does_not():
 
 
 def test_command_prints_every_corruption(tmp_path, capsys):
-    cfg = {"toyworld": {"image_size": 32, "seed": 0, "shared_content": 0.4, "signature_strength": 0.6},
-           "train": {"input_size": 32},
-           "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}, "low": {"type": "low_resolution", "size": 5}}}
+    over = {"toyworld": {"image_size": 32},
+            "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}, "low": {"type": "low_resolution", "size": 5}}}
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    cues.main(["--configfile", str(path), "--n", "9", "--input-size", "16"])
+    path.write_text(yaml.safe_dump(over))
+    cues.main(["--configfile", DEFAULT, str(path), "--n", "9", "--input-size", "16", "--corruptions", "jit", "low"])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["none", "jit", "low"] and all(len(r) == 4 for r in rows)
     assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:])
+    cues.main(["--configfile", DEFAULT, str(path), "--n", "3", "--input-size", "8"])   # default: every corruption
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]] == \
+        ["none", *load_config([DEFAULT])["corruptions"], "jit", "low"]
     with pytest.raises(SystemExit, match="no corruption"):
-        cues.main(["--configfile", str(path), "--n", "9", "--corruptions", "blur_9"])
+        cues.main(["--configfile", DEFAULT, "--n", "9", "--corruptions", "blur_9"])
+    path.write_text(yaml.safe_dump({"toyworld": {"shared_content": 2.0}}))
+    with pytest.raises(SystemExit, match="c.yaml"):                      # the schema checks the overlay
+        cues.main(["--configfile", DEFAULT, str(path), "--n", "3"])
 
 
 def test_overlay_configs_and_sources_that_are_not_web_stand_ins(tmp_path, capsys):
     """Config files overlay as Snakemake's do; the difficulty knobs reach only the web stand-ins
     (the subtle-cue sources take their defaults, which they require)."""
-    base, overlay = tmp_path / "base.yaml", tmp_path / "over.yaml"
-    base.write_text(yaml.safe_dump({"toyworld": {"image_size": 64, "seed": 0, "shared_content": 0.4,
-                                                 "signature_strength": 0.6},
-                                    "train": {"input_size": 32},
-                                    "corruptions": {"jit": {"type": "color_jitter", "strength": 1.0}}}))
+    overlay = tmp_path / "over.yaml"
     overlay.write_text(yaml.safe_dump({"toyworld": {"image_size": 16}}))
-    imgs, y = cues.decoded(["subtle_cast", "yfcc"], 2, {"toyworld": {"image_size": 16, "shared_content": 0.4}})
+    cfg = load_config([DEFAULT, str(overlay)])
+    imgs, y = cues.decoded(["subtle_cast", "yfcc"], 2, cfg)
     assert 16 <= min(imgs[0].size) < 20 and y.tolist() == [0, 0, 1, 1]   # framing may add a pixel
-    cues.main(["--configfile", str(base), str(overlay), "--n", "9", "--input-size", "8",
-               "--sources", "subtle_cast", "subtle_grain", "--corruptions", "jit"])
+    cues.main(["--configfile", DEFAULT, str(overlay), "--n", "9", "--input-size", "8",
+               "--sources", "subtle_cast", "subtle_grain", "--corruptions", "color_jitter_1.0"])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
-    assert [r[0] for r in rows] == ["none", "jit"]
+    assert [r[0] for r in rows] == ["none", "color_jitter_1.0"]

@@ -16,6 +16,43 @@ class ConfigError(ValueError):
     pass
 
 
+SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                      "config", "schema.yaml")
+
+
+def load_config(paths: list[str]) -> dict:
+    """The config of ``snakemake --configfile PATH...`` outside Snakemake (for the tools under
+    ``python -m``): the files overlaid in order as Snakemake overlays them
+    (``snakemake.utils.update_config``), validated against config/schema.yaml with its defaults
+    filled in, as rules/common.smk validates it. A missing or malformed file, or a config the
+    schema rejects, raises ConfigError naming the file(s)."""
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import update_config, validate
+
+    if not paths:
+        raise ConfigError("no config file given")
+    cfg: dict = {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                part = yaml.safe_load(f)
+        except OSError as e:
+            raise ConfigError(f"config file {path}: {e.strerror or e}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            raise ConfigError(f"config file {path}: expected a mapping at the top, got {type(part).__name__}")
+        update_config(cfg, part)
+    try:
+        validate(cfg, SCHEMA, set_default=True)
+    except WorkflowError as e:
+        raise ConfigError(f"{' + '.join(map(str, paths))}: {e}") from None
+    return cfg
+
+
 def toy_source(entry: dict) -> str | None:
     """The toy-world source a dataset entry names, or None (real shards)."""
     return entry.get("toy")

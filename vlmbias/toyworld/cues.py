@@ -35,12 +35,9 @@ import io
 from typing import Callable
 
 import torch
-import yaml
 from PIL import Image
 
-from snakemake.utils import update_config
-
-from vlmbias.core.config import toy_difficulty
+from vlmbias.core.config import ConfigError, load_config, toy_difficulty
 from vlmbias.dsc.spec import PlanError, resolve_corruption, resolve_recipe
 from vlmbias.shards.dataset import seeded_draw
 from vlmbias.train import corruptions as C
@@ -69,11 +66,11 @@ def decoded(sources: list[str], n: int, config: dict) -> tuple[list[Image.Image]
     """(samples 0..n-1 of every source, decoded as their shards hold them; source index), drawn
     with the config's toyworld seed and image size and each source's difficulty knobs
     (``vlmbias.core.config.toy_difficulty``)."""
-    tw = config.get("toyworld") or {}
+    tw = config["toyworld"]
     out, ys = [], []
     for k, name in enumerate(sources):
         for i in range(n):
-            data, _, _ = render_encoded(name, i, int(tw.get("image_size", 64)), int(tw.get("seed", 0)),
+            data, _, _ = render_encoded(name, i, int(tw["image_size"]), int(tw["seed"]),
                                         **toy_difficulty(config, name))
             out.append(Image.open(io.BytesIO(data)).convert("RGB"))
             ys.append(k)
@@ -118,17 +115,18 @@ def probe_accuracy(feats: torch.Tensor, y: torch.Tensor, l2: float = 1e-3) -> fl
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m vlmbias.toyworld.cues", description=__doc__.split("\n\n")[0])
     ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
-                    help="config files, later ones overlaid as Snakemake does; their toyworld: and corruptions:")
+                    help="config files, later ones overlaid as Snakemake does and validated against config/schema.yaml; "
+                         "their toyworld: and corruptions:")
     ap.add_argument("--sources", nargs="+", default=["yfcc", "cc", "datacomp"])
     ap.add_argument("--n", type=int, default=600, help="images per source (a third of them validation)")
     ap.add_argument("--input-size", type=int, default=None, help="default: the config's train.input_size")
     ap.add_argument("--corruptions", nargs="*", default=None,
                     help="names from the config's corruptions: (default: all of them), besides none")
     args = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in args.configfile:
-        with open(path) as f:
-            update_config(cfg, yaml.safe_load(f) or {})
+    try:
+        cfg = load_config(args.configfile)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
     names = list(cfg.get("corruptions") or {}) if args.corruptions is None else args.corruptions
     try:
         specs = {name: resolve_corruption(cfg, name) for name in ["none", *names]}
