@@ -1,13 +1,17 @@
-"""What tells toy sources apart (by default the web stand-ins of t06): linear probes on simple
-image statistics, under each corruption of t06 (a diagnostic; it prints figures, the workflow
-does not run it).
+"""What tells datasets apart (by default t06's three, YFCC, CC and DataComp): linear probes on
+simple image statistics, under each corruption of t06 (a diagnostic; it prints figures, the
+workflow does not run it).
 
-Each source's images are rendered as their shards hold them (the config's ``toyworld`` seed,
-size, and for the web stand-ins ``shared_content`` and ``signature_strength``), decoded,
-corrupted as t06 corrupts its validation images (``vlmbias.dsc.spec.resolve_corruption``, one
-fixed draw per image: ``vlmbias.shards.dataset.seeded_draw``), and brought to the model's input
-by the config's dataset-classification evaluation transform (``vlmbias.train.recipe.eval_transform``
-of ``train:``; normalised, which the probe's standardisation undoes). Three families of features:
+Each dataset of the config is read as the workflow reads it: a toy-world source rendered as its
+shards hold it (the config's ``toyworld`` seed and size, and for the web stand-ins
+``shared_content`` and ``signature_strength``), or a dataset of your own raw shards, its valid
+samples taken from up to ``--n`` shards spread evenly over its shard list (the same share from
+each, in shard order; an undecodable image is skipped and counted, as the sampler counts it).
+Each image is corrupted as t06 corrupts its validation images
+(``vlmbias.dsc.spec.resolve_corruption``, one fixed draw per image:
+``vlmbias.shards.dataset.seeded_draw``) and brought to the model's input by the config's
+dataset-classification evaluation transform (``vlmbias.train.recipe.eval_transform`` of
+``train:``; normalised, which the probe's standardisation undoes). Three families of features:
 
 - ``colour``: each channel's mean and standard deviation (6 numbers), the global colour
   statistics that colour jitter rewrites and a 5x5-pixel image keeps;
@@ -17,29 +21,33 @@ of ``train:``; normalised, which the probe's standardisation undoes). Three fami
   image's contrast, so that a brightness or contrast change cancels out.
 
 A softmax regression on standardised features (L-BFGS, L2 1e-3), trained on two thirds of each
-source's images, is scored on the other third (every third image): the accuracy (%) says how
+dataset's images, is scored on the other third (every third image): the accuracy (%) says how
 much of the separation a cue family alone carries, and how much of it a corruption destroys.
 The material's sources lose little to colour jitter (3.6 points) and more to low resolution
 (6-16; Liu & He Table 5): a toy world like them would have ``colour`` carry little of the
 separation and ``texture`` much.
 
-    python -m vlmbias.toyworld.cues --configfile config/config.yaml [--n 600]
-    python -m vlmbias.toyworld.cues --configfile config/config.yaml config/subtle_cues.yaml \
-        --sources subtle_cast subtle_grain subtle_soft
+    python -m vlmbias.dsc.cues --configfile config/config.yaml [--n 600]
+    python -m vlmbias.dsc.cues --configfile config/config.yaml config/subtle_cues.yaml \
+        --datasets subtle_cast subtle_grain subtle_soft
+    python -m vlmbias.dsc.cues --configfile config/paper.yaml --datasets yfcc cc datacomp wit laion imagenet
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
+from itertools import islice
 from typing import Callable
 
 import torch
 from PIL import Image
 
-from vlmbias.core.config import ConfigError, load_config, toy_difficulty
+from vlmbias.core.config import ConfigError, load_config, toy_difficulty, toy_source
 from vlmbias.dsc.spec import PlanError, resolve_corruption, resolve_recipe
 from vlmbias.shards.dataset import seeded_draw
+from vlmbias.shards.reader import BadInputCounter, ShardError, expand_shards, iter_samples
 from vlmbias.train import corruptions as C
 from vlmbias.train import recipe as R
 from vlmbias.toyworld.generate import render_encoded
@@ -62,18 +70,58 @@ def texture(x: torch.Tensor) -> torch.Tensor:
 FEATURES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"colour": colour, "tiny": tiny, "texture": texture}
 
 
-def decoded(sources: list[str], n: int, config: dict) -> tuple[list[Image.Image], torch.Tensor]:
-    """(samples 0..n-1 of every source, decoded as their shards hold them; source index), drawn
-    with the config's toyworld seed and image size and each source's difficulty knobs
+def toy_images(source: str, n: int, config: dict) -> list[Image.Image]:
+    """Samples 0..n-1 of a toy-world source, decoded as its shards hold them, drawn with the
+    config's toyworld seed and image size and the source's difficulty knobs
     (``vlmbias.core.config.toy_difficulty``)."""
     tw = config["toyworld"]
+    out = []
+    for i in range(n):
+        data, _, _ = render_encoded(source, i, int(tw["image_size"]), int(tw["seed"]), **toy_difficulty(config, source))
+        out.append(Image.open(io.BytesIO(data)).convert("RGB"))
+    return out
+
+
+def shard_images(patterns: str | list[str], n: int, max_bad_fraction: float, what: str) -> list[Image.Image]:
+    """Up to ``n`` valid images of raw shards: the same share from each of up to ``n`` shards
+    spread evenly over the expanded shard list, each in shard order. Undecodable images and bad
+    members are skipped and counted; more than ``max_bad_fraction`` of those seen is an error
+    naming the worst shards (``BadInputCounter.check``)."""
+    paths = expand_shards(patterns)
+    picked = [paths[round(i * (len(paths) - 1) / max(1, min(n, len(paths)) - 1))]
+              for i in range(min(n, len(paths)))]
+    per_shard = math.ceil(n / len(picked))
+    counter = BadInputCounter()
+    out: list[Image.Image] = []
+    for path in dict.fromkeys(picked):
+        out += [s["image"] for s in islice(iter_samples([path], counter), min(per_shard, n - len(out)))]
+        if len(out) == n:
+            break
+    counter.check(max_bad_fraction, what)
+    return out
+
+
+def decoded(datasets: list[str], n: int, config: dict) -> tuple[list[Image.Image], torch.Tensor]:
+    """(``n`` images of each dataset of the config, as the workflow reads them; dataset index):
+    a toy source's samples 0..n-1 (``toy_images``) or images of the dataset's raw shards
+    (``shard_images``). A dataset with fewer than 3 images (two to fit, one to score) is an error naming it."""
+    entries = config.get("datasets") or {}
     out, ys = [], []
-    for k, name in enumerate(sources):
-        for i in range(n):
-            data, _, _ = render_encoded(name, i, int(tw["image_size"]), int(tw["seed"]),
-                                        **toy_difficulty(config, name))
-            out.append(Image.open(io.BytesIO(data)).convert("RGB"))
-            ys.append(k)
+    for k, name in enumerate(datasets):
+        if name not in entries:
+            raise ConfigError(f"datasets.{name}: not in the config (it has: {', '.join(entries) or 'none'})")
+        entry = entries[name]
+        if toy_source(entry):
+            imgs = toy_images(toy_source(entry), n, config)
+        elif entry.get("shards"):
+            imgs = shard_images(entry["shards"], n, float(config.get("max_bad_fraction", 0.0)), f"datasets.{name}")
+        else:
+            raise ConfigError(f"datasets.{name}: neither 'toy' nor 'shards' (convert it to shards first: the "
+                              "workflow's converter rule writes them)")
+        if len(imgs) < 3:
+            raise ConfigError(f"datasets.{name}: {len(imgs)} readable images, the probe needs at least 3")
+        out += imgs
+        ys += [k] * len(imgs)
     return out, torch.tensor(ys)
 
 
@@ -113,12 +161,12 @@ def probe_accuracy(feats: torch.Tensor, y: torch.Tensor, l2: float = 1e-3) -> fl
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m vlmbias.toyworld.cues", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m vlmbias.dsc.cues", description=__doc__.split("\n\n")[0])
     ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
                     help="config files, later ones overlaid as Snakemake does and validated against config/schema.yaml; "
                          "their toyworld: and corruptions:")
-    ap.add_argument("--sources", nargs="+", default=["yfcc", "cc", "datacomp"])
-    ap.add_argument("--n", type=int, default=600, help="images per source (a third of them validation)")
+    ap.add_argument("--datasets", nargs="+", default=["yfcc", "cc", "datacomp"], help="names from the config's datasets:")
+    ap.add_argument("--n", type=int, default=600, help="images per dataset (a third of them validation)")
     ap.add_argument("--input-size", type=int, default=None, help="default: the config's train.input_size")
     ap.add_argument("--corruptions", nargs="*", default=None,
                     help="names from the config's corruptions: (default: all of them), besides none")
@@ -136,10 +184,14 @@ def main(argv=None) -> None:
     if args.input_size is not None:
         recipe["input_size"] = args.input_size
     transform = R.eval_transform(recipe)
-    print(f"linear probes on {args.n} images per source of {', '.join(args.sources)} "
-          f"({recipe['input_size']} px; chance {100 / len(args.sources):.1f}%), validation accuracy %")
+    try:
+        imgs, y = decoded(args.datasets, args.n, cfg)
+    except (ConfigError, ShardError) as e:
+        raise SystemExit(f"{' + '.join(args.configfile)}: {e}") from None
+    counts = torch.bincount(y).tolist()
+    print(f"linear probes on {', '.join(f'{d} ({c})' for d, c in zip(args.datasets, counts))} images "
+          f"({recipe['input_size']} px; chance {100 / len(args.datasets):.1f}%), validation accuracy %")
     print(f"{'corruption':18s}" + "".join(f"{k:>9s}" for k in FEATURES), flush=True)
-    imgs, y = decoded(args.sources, args.n, cfg)
     for name, spec in specs.items():
         x = prepared(imgs, transform, spec)
         print(f"{name:18s}" + "".join(f"{probe_accuracy(fn(x), y):9.1f}" for fn in FEATURES.values()), flush=True)
