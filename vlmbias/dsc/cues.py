@@ -2,11 +2,13 @@
 simple image statistics, under each corruption of t06 (a diagnostic; it prints figures, the
 workflow does not run it).
 
-Each dataset of the config is read as the workflow reads it: a toy-world source rendered as its
-shards hold it (the config's ``toyworld`` seed and size, and for the web stand-ins
+Each dataset of the config is read from what the workflow reads: a toy-world source rendered as
+its shards hold it (the config's ``toyworld`` seed and size, and for the web stand-ins
 ``shared_content`` and ``signature_strength``), or a dataset of your own raw shards, its valid
 samples taken from up to ``--n`` shards spread evenly over its shard list (the same share from
-each, in shard order; an undecodable image is skipped and counted, as the sampler counts it).
+each, in shard order), decoded by the one shard reader (an undecodable image is skipped and
+counted, as the sampler counts it; the sampler's resize to ``sampling.max_side`` is left out,
+since the evaluation transform below resizes every image to the model's input anyway).
 Each image is corrupted as t06 corrupts its validation images
 (``vlmbias.dsc.spec.resolve_corruption``, one fixed draw per image:
 ``vlmbias.shards.dataset.seeded_draw``) and brought to the model's input by the config's
@@ -104,7 +106,8 @@ def shard_images(patterns: str | list[str], n: int, max_bad_fraction: float, wha
 def decoded(datasets: list[str], n: int, config: dict) -> tuple[list[Image.Image], torch.Tensor]:
     """(``n`` images of each dataset of the config, as the workflow reads them; dataset index):
     a toy source's samples 0..n-1 (``toy_images``) or images of the dataset's raw shards
-    (``shard_images``). A dataset with fewer than 3 images (two to fit, one to score) is an error naming it."""
+    (``shard_images``). A dataset with fewer than 3 images (two to fit, one to score) is an
+    error naming it."""
     entries = config.get("datasets") or {}
     out, ys = [], []
     for k, name in enumerate(datasets):
