@@ -99,6 +99,13 @@ def test_own_shards_spread_over_shards_bad_images_counted(tmp_path, capsys):
     imgs = cues.shard_images(red, 12, 0.1, "datasets.red")            # 1 bad of 13 seen
     assert len(imgs) == 12 and all(im.size == (24, 24) for im in imgs)   # 3 from each of the 4 shards
     assert len(cues.shard_images(red, 2, 0.5, "r")) == 2                 # shards 0 (after its bad one) and 3
+    short = _write_shards(tmp_path, "short", 1, 2, (0, 200, 0)) + _write_shards(tmp_path, "long", 3, 5, (0, 200, 0))
+    assert len(cues.shard_images(short, 16, 0.0, "s")) == 16  # 2 + 5 + 5 + 4: the short shard's rest taken by the later ones
+    assert len(cues.shard_images(short, 20, 0.0, "s")) == 17  # all there is
+    empty = _write_shards(tmp_path, "empty", 1, 2, (0, 0, 0), bad={"empty_0_0", "empty_0_1"})
+    spread = short[:1] + short[1:2] + empty                  # n=2 picks the first and last: the middle tops up
+    imgs = cues.shard_images(spread, 2, 0.6, "s")
+    assert len(imgs) == 2
     with pytest.raises(BadInputError, match="datasets.red"):
         cues.shard_images(red, 12, 0.0, "datasets.red")
     over = tmp_path / "own.yaml"

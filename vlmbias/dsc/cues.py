@@ -85,20 +85,22 @@ def toy_images(source: str, n: int, config: dict) -> list[Image.Image]:
 
 
 def shard_images(patterns: str | list[str], n: int, max_bad_fraction: float, what: str) -> list[Image.Image]:
-    """Up to ``n`` valid images of raw shards: the same share from each of up to ``n`` shards
-    spread evenly over the expanded shard list, each in shard order. Undecodable images and bad
-    members are skipped and counted; more than ``max_bad_fraction`` of those seen is an error
-    naming the worst shards (``BadInputCounter.check``)."""
+    """Up to ``n`` valid images of raw shards: an equal share from each of up to ``n`` shards
+    spread evenly over the expanded shard list, each in shard order (a shard that holds fewer
+    leaves its rest to the shards after it, then to the shards not picked, in order).
+    Undecodable images and bad members are skipped and counted; more than ``max_bad_fraction``
+    of those seen is an error naming the worst shards (``BadInputCounter.check``)."""
     paths = expand_shards(patterns)
-    picked = [paths[round(i * (len(paths) - 1) / max(1, min(n, len(paths)) - 1))]
-              for i in range(min(n, len(paths)))]
-    per_shard = math.ceil(n / len(picked))
+    picked = list(dict.fromkeys(paths[round(i * (len(paths) - 1) / max(1, min(n, len(paths)) - 1))]
+                                for i in range(min(n, len(paths)))))
+    rest = [p for p in paths if p not in set(picked)]
     counter = BadInputCounter()
     out: list[Image.Image] = []
-    for path in dict.fromkeys(picked):
-        out += [s["image"] for s in islice(iter_samples([path], counter), min(per_shard, n - len(out)))]
+    for i, path in enumerate(picked + rest):
         if len(out) == n:
             break
+        quota = math.ceil((n - len(out)) / (len(picked) - i)) if i < len(picked) else n - len(out)
+        out += [s["image"] for s in islice(iter_samples([path], counter), quota)]
     counter.check(max_bad_fraction, what)
     return out
 
