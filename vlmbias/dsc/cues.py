@@ -38,7 +38,6 @@ separation and ``texture`` much.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 from itertools import islice
 from typing import Callable
@@ -46,10 +45,10 @@ from typing import Callable
 import torch
 from PIL import Image
 
-from vlmbias.core.config import ConfigError, load_config, toy_difficulty, toy_source
+from vlmbias.core.config import ConfigError, dataset_shard_paths, load_config, toy_difficulty, toy_source
 from vlmbias.dsc.spec import PlanError, resolve_corruption, resolve_recipe
 from vlmbias.shards.dataset import seeded_draw
-from vlmbias.shards.reader import BadInputCounter, ShardError, expand_shards, iter_samples
+from vlmbias.shards.reader import BadInputCounter, ShardError, decode_image, iter_samples
 from vlmbias.train import corruptions as C
 from vlmbias.train import recipe as R
 from vlmbias.toyworld.generate import render_encoded
@@ -80,20 +79,20 @@ def toy_images(source: str, n: int, config: dict) -> list[Image.Image]:
     out = []
     for i in range(n):
         data, _, _ = render_encoded(source, i, int(tw["image_size"]), int(tw["seed"]), **toy_difficulty(config, source))
-        out.append(Image.open(io.BytesIO(data)).convert("RGB"))
+        out.append(decode_image(data))
     return out
 
 
-def shard_images(patterns: str | list[str], n: int, max_bad_fraction: float, what: str) -> list[Image.Image]:
+def shard_images(paths: list[str], n: int, max_bad_fraction: float, what: str) -> list[Image.Image]:
     """Up to ``n`` valid images of raw shards: an equal share from each of up to ``n`` shards
-    spread evenly over the expanded shard list, each in shard order (a shard that holds fewer
+    spread evenly over ``paths``, each in shard order (a shard that holds fewer
     leaves its rest to the shards after it, then to the shards not picked, in order).
     Undecodable images and bad members are skipped and counted; more than ``max_bad_fraction``
     of those seen is an error naming the worst shards (``BadInputCounter.check``)."""
-    paths = expand_shards(patterns)
-    picked = list(dict.fromkeys(paths[round(i * (len(paths) - 1) / max(1, min(n, len(paths)) - 1))]
-                                for i in range(min(n, len(paths)))))
-    rest = [p for p in paths if p not in set(picked)]
+    m = min(n, len(paths))
+    picked = list(dict.fromkeys(paths[round(i * (len(paths) - 1) / max(1, m - 1))] for i in range(m)))
+    taken = set(picked)
+    rest = [p for p in paths if p not in taken]
     counter = BadInputCounter()
     out: list[Image.Image] = []
     for i, path in enumerate(picked + rest):
@@ -108,7 +107,8 @@ def shard_images(patterns: str | list[str], n: int, max_bad_fraction: float, wha
 def decoded(datasets: list[str], n: int, config: dict) -> tuple[list[Image.Image], torch.Tensor]:
     """(``n`` images of each dataset of the config, as the workflow reads them; dataset index):
     a toy source's samples 0..n-1 (``toy_images``) or images of the dataset's raw shards
-    (``shard_images``). A dataset with fewer than 3 images (two to fit, one to score) is an
+    (``shard_images`` of ``core.config.dataset_shard_paths``: the user's patterns expanded and
+    checked, or an official UrbanCars folder's converted shards). A dataset with fewer than 3 images (two to fit, one to score) is an
     error naming it."""
     entries = config.get("datasets") or {}
     out, ys = [], []
@@ -118,11 +118,9 @@ def decoded(datasets: list[str], n: int, config: dict) -> tuple[list[Image.Image
         entry = entries[name]
         if toy_source(entry):
             imgs = toy_images(toy_source(entry), n, config)
-        elif entry.get("shards"):
-            imgs = shard_images(entry["shards"], n, float(config.get("max_bad_fraction", 0.0)), f"datasets.{name}")
         else:
-            raise ConfigError(f"datasets.{name}: neither 'toy' nor 'shards' (convert it to shards first: the "
-                              "workflow's converter rule writes them)")
+            imgs = shard_images(dataset_shard_paths(config, name), n, float(config.get("max_bad_fraction", 0.0)),
+                                f"datasets.{name}")
         if len(imgs) < 3:
             raise ConfigError(f"datasets.{name}: {len(imgs)} readable images, the probe needs at least 3")
         out += imgs
