@@ -16,7 +16,10 @@
 rule, the number of jobs, the summed and the largest wall time (s) and the peak max_rss (MB),
 then per family.
 ``run``: runs the default toy config (or the given config files) from scratch in a fresh
-directory, then prints the summary and the total wall time. ``dag``: a dry-run of
+directory, echoing Snakemake's progress lines (its whole output goes to
+``WORKDIR/bench-snakemake.log``), then prints the summary and the total wall time; a run that
+fails, passes ``--timeout`` or is interrupted still prints the summary of the jobs that finished
+(marked PARTIAL) and exits non-zero with the log's end. ``dag``: a dry-run of
 ``config/paper.yaml`` with every dataset pointed at empty placeholder shard files, as many as
 paper.yaml names (385,408; ``--few``: 3 per dataset), timed, with its job count per rule.
 ``loader``: images/s one core decodes and puts through the training transform, per stored
@@ -29,13 +32,16 @@ img/s for ViT-B-16, the GPU slots on the real devices; see ``vlmbias.gpucheck``.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pandas as pd
@@ -71,29 +77,86 @@ def summarise(root: str = "benchmarks") -> pd.DataFrame:
 
 
 def by_family(root: str = "benchmarks") -> pd.DataFrame:
-    """Per family (data, clip, dsc, textspan, ..., report): jobs and wall time."""
+    """Per family (data, clip, dsc, textspan, ..., report): jobs, summed and largest wall time,
+    and the family's share (%) of the summed job time."""
     df = _rows(root)
-    return (df.groupby("family").agg(jobs=("job", "count"), total_s=("s", "sum"),
-                                     max_s=("s", "max")).reset_index()
-            .sort_values("total_s", ascending=False))
+    out = (df.groupby("family").agg(jobs=("job", "count"), total_s=("s", "sum"),
+                                    max_s=("s", "max")).reset_index()
+           .sort_values("total_s", ascending=False))
+    out["share_%"] = 100 * out["total_s"] / out["total_s"].sum()
+    return out
+
+
+def _snakemake_cmd(args: list[str], workdir: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", workdir, *args]
 
 
 def _snakemake(args: list[str], workdir: str, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", workdir, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(_snakemake_cmd(args, workdir), capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: float) -> dict:
+PROGRESS = re.compile(r"^\d+ of \d+ steps \(.*\) done")
+
+
+def run_dag(cores: str, workdir: str | None, configfiles: list[str], timeout: float,
+            progress=None) -> dict:
+    """The toy DAG (or the given config files) from scratch in ``workdir``. Snakemake's output goes
+    to ``workdir/bench-snakemake.log`` as it comes; its progress lines ("12 of 322 steps (4%)
+    done") are echoed to ``progress`` (default: stderr). After ``timeout`` s (or on Ctrl-C) the
+    run is stopped: its process group, Snakemake and its jobs. Returns wall_s, returncode (None
+    when stopped), the log's path and its last lines; the jobs that finished have left their
+    benchmark files either way."""
+    progress = progress or sys.stderr
     workdir = workdir or tempfile.mkdtemp(prefix="vlmbias-bench-")
     if os.path.exists(os.path.join(workdir, "results")):
         raise SystemExit(f"{workdir} already has results/: give a fresh --workdir")
+    os.makedirs(workdir, exist_ok=True)
     extra = ["--configfile", *configfiles] if configfiles else []
+    log_path = os.path.join(workdir, "bench-snakemake.log")
+    tail: collections.deque[str] = collections.deque(maxlen=40)
     t0 = time.perf_counter()
-    p = _snakemake(["--cores", cores, *extra], workdir, timeout)
-    wall = time.perf_counter() - t0
-    if p.returncode:
-        raise SystemExit(f"snakemake failed:\n{p.stderr[-4000:]}")
-    return {"workdir": workdir, "wall_s": wall}
+    with open(log_path, "w") as log:
+        p = subprocess.Popen(_snakemake_cmd(["--cores", cores, *extra], workdir), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+        def pump() -> None:
+            for line in p.stdout:
+                log.write(line)
+                log.flush()
+                tail.append(line)
+                if PROGRESS.match(line):
+                    print(f"[{time.perf_counter() - t0:7.0f} s] {line.strip()}", file=progress, flush=True)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            returncode = p.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt) as e:
+            _stop(p)
+            returncode = None
+            tail.append(f"bench: stopped after {time.perf_counter() - t0:.0f} s "
+                        f"({'timeout' if isinstance(e, subprocess.TimeoutExpired) else 'interrupted'})\n")
+        reader.join(timeout=30)
+    return {"workdir": workdir, "wall_s": time.perf_counter() - t0, "returncode": returncode,
+            "log": log_path, "tail": "".join(tail)}
+
+
+def _stop(p: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM to the run's process group (Snakemake and its jobs); ``grace`` s for Snakemake to
+    cancel its jobs, then SIGKILL to whatever of the group is left."""
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        p.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
 
 
 def paper_placeholders(tmp: str | os.PathLike, real_counts: bool = True) -> pathlib.Path:
@@ -188,11 +251,18 @@ def main(argv: list[str] | None = None) -> list[dict] | None:
         a = ap.parse_args(argv[1:])
         r = run_dag(a.cores, a.workdir, [os.path.abspath(f) for f in a.configfile], a.timeout)
         root = os.path.join(r["workdir"], "benchmarks")
-        print(summarise(root).to_string(index=False, float_format="%.1f"))
-        print()
-        print(by_family(root).to_string(index=False, float_format="%.1f"))
+        finished = r["returncode"] == 0
+        if os.path.isdir(root) and any(pathlib.Path(root).rglob("*.tsv")):
+            if not finished:
+                print("PARTIAL: the jobs that finished before the run stopped")
+            print(summarise(root).to_string(index=False, float_format="%.1f"))
+            print()
+            print(by_family(root).to_string(index=False, float_format="%.1f"))
         print(f"\nwall time of the whole run: {r['wall_s']:.1f} s (cores: {a.cores}; "
-              f"workdir {r['workdir']})")
+              f"workdir {r['workdir']}; Snakemake's output: {r['log']})")
+        if not finished:
+            why = "stopped" if r["returncode"] is None else f"failed (exit {r['returncode']})"
+            raise SystemExit(f"snakemake {why}; the end of {r['log']}:\n{r['tail']}")
     elif argv[:1] == ["dag"]:
         ap = argparse.ArgumentParser(prog="python -m vlmbias.bench dag")
         ap.add_argument("--few", action="store_true", help="3 placeholder shards per dataset, not the real counts")
