@@ -65,9 +65,10 @@ def _rows(root: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(root: str = "benchmarks") -> pd.DataFrame:
-    """Per rule: jobs, summed and largest wall time, peak RSS."""
-    df = _rows(root)
+def summarise(root: str | pd.DataFrame = "benchmarks") -> pd.DataFrame:
+    """Per rule: jobs, summed and largest wall time, peak RSS (of a benchmarks/ folder, or of its
+    rows as ``_rows`` reads them)."""
+    df = root if isinstance(root, pd.DataFrame) else _rows(root)
     out = df.groupby("rule").agg(jobs=("job", "count"), total_s=("s", "sum"), max_s=("s", "max"),
                                  peak_rss_mb=("max_rss", "max")).reset_index()
     total = pd.DataFrame([{"rule": "TOTAL (sum over jobs)", "jobs": int(out["jobs"].sum()),
@@ -76,15 +77,23 @@ def summarise(root: str = "benchmarks") -> pd.DataFrame:
     return pd.concat([out, total], ignore_index=True)
 
 
-def by_family(root: str = "benchmarks") -> pd.DataFrame:
+def by_family(root: str | pd.DataFrame = "benchmarks") -> pd.DataFrame:
     """Per family (data, clip, dsc, textspan, ..., report): jobs, summed and largest wall time,
     and the family's share (%) of the summed job time."""
-    df = _rows(root)
+    df = root if isinstance(root, pd.DataFrame) else _rows(root)
     out = (df.groupby("family").agg(jobs=("job", "count"), total_s=("s", "sum"),
                                     max_s=("s", "max")).reset_index()
            .sort_values("total_s", ascending=False))
     out["share_%"] = 100 * out["total_s"] / out["total_s"].sum()
     return out
+
+
+def print_summary(root: str) -> None:
+    """The per-rule and per-family tables of a benchmarks/ folder (its files read once)."""
+    df = _rows(root)
+    print(summarise(df).to_string(index=False, float_format="%.1f"))
+    print()
+    print(by_family(df).to_string(index=False, float_format="%.1f"))
 
 
 def _snakemake_cmd(args: list[str], workdir: str) -> list[str]:
@@ -252,12 +261,10 @@ def main(argv: list[str] | None = None) -> list[dict] | None:
         r = run_dag(a.cores, a.workdir, [os.path.abspath(f) for f in a.configfile], a.timeout)
         root = os.path.join(r["workdir"], "benchmarks")
         finished = r["returncode"] == 0
-        if os.path.isdir(root) and any(pathlib.Path(root).rglob("*.tsv")):
+        if any(pathlib.Path(root).rglob("*.tsv")):  # a run stopped early may have none
             if not finished:
                 print("PARTIAL: the jobs that finished before the run stopped")
-            print(summarise(root).to_string(index=False, float_format="%.1f"))
-            print()
-            print(by_family(root).to_string(index=False, float_format="%.1f"))
+            print_summary(root)
         print(f"\nwall time of the whole run: {r['wall_s']:.1f} s (cores: {a.cores}; "
               f"workdir {r['workdir']}; Snakemake's output: {r['log']})")
         if not finished:
@@ -293,10 +300,7 @@ def main(argv: list[str] | None = None) -> list[dict] | None:
 
         gpucheck.main(argv[1:])
     else:
-        root = argv[0] if argv else "benchmarks"
-        print(summarise(root).to_string(index=False, float_format="%.1f"))
-        print()
-        print(by_family(root).to_string(index=False, float_format="%.1f"))
+        print_summary(argv[0] if argv else "benchmarks")
 
 
 if __name__ == "__main__":

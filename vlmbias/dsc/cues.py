@@ -108,8 +108,8 @@ def decoded(datasets: list[str], n: int, config: dict) -> tuple[list[Image.Image
     """(``n`` images of each dataset of the config, as the workflow reads them; dataset index):
     a toy source's samples 0..n-1 (``toy_images``) or images of the dataset's raw shards
     (``shard_images`` of ``core.config.dataset_shard_paths``: the user's patterns expanded and
-    checked, or an official UrbanCars folder's converted shards). A dataset with fewer than 3 images (two to fit, one to score) is an
-    error naming it."""
+    checked, or an official UrbanCars folder's converted shards). A dataset with fewer than 3
+    images (two to fit, one to score) is an error naming it."""
     entries = config.get("datasets") or {}
     out, ys = [], []
     for k, name in enumerate(datasets):
