@@ -47,6 +47,41 @@ def test_color_jitter_changes_colours():
     assert len(outs) > 1
 
 
+def _jitter_factors(spec, n=400):
+    """The brightness factors a colour jitter draws (on a mid-grey image, where brightness alone
+    moves the pixel: contrast and saturation keep a flat grey image as it is)."""
+    torch.manual_seed(0)
+    fn = C.build(spec)
+    return np.array([fn(flat_image(100)).getpixel((0, 0))[0] / 100 for _ in range(n)])
+
+
+def test_color_jitter_forms():
+    """simclr (the default): factors in [1 - 0.8 s, 1 + 0.8 s] and a hue shift, so 1.0 never
+    comes near 0 and 2.0 does; scalar: [max(0, 1 - s), 1 + s], both reaching 0 (2.0 less often)."""
+    assert C.build({"type": "color_jitter", "strength": 1.0}).hue == (-0.2, 0.2)
+    assert C.build({"type": "color_jitter", "strength": 1.0, "form": "scalar"}).hue is None
+    sim1 = _jitter_factors({"type": "color_jitter", "strength": 1.0, "form": "simclr"})
+    sim2 = _jitter_factors({"type": "color_jitter", "strength": 2.0, "form": "simclr"})
+    sc1 = _jitter_factors({"type": "color_jitter", "strength": 1.0, "form": "scalar"})
+    sc2 = _jitter_factors({"type": "color_jitter", "strength": 2.0, "form": "scalar"})
+    assert sim1.min() > 0.18 and sim1.max() < 1.82
+    assert (sim2 < 0.1).mean() > 0.02 and sim2.max() > 2.4
+    assert (sc1 < 0.1).mean() > 0.02 and (sc2 < 0.1).mean() > 0.02
+    assert (sc2 < 0.2).mean() < (sc1 < 0.2).mean()
+
+
+def test_color_jitter_form_errors():
+    with pytest.raises(C.CorruptionError, match="form 'alexnet' unknown"):
+        C.build({"type": "color_jitter", "strength": 1.0, "form": "alexnet"})
+    with pytest.raises(C.CorruptionError, match="at most 2.5"):
+        C.build({"type": "color_jitter", "strength": 3.0})
+    C.build({"type": "color_jitter", "strength": 3.0, "form": "scalar"})
+    with pytest.raises(C.CorruptionError, match="optionally 'form'"):
+        C.build({"type": "color_jitter", "strength": 1.0, "hue": 0.1})
+    with pytest.raises(C.CorruptionError, match="exactly one parameter 'std', got"):
+        C.build({"type": "gaussian_noise", "std": 0.2, "form": "simclr"})
+
+
 def test_fixed_draw_per_index_leaves_global_rng_alone(tiny_samples):
     """Validation images (``pre_transform_seed``): the same draw for the same index every time,
     another for another index (here: the same image twice), and the global RNG untouched."""
