@@ -197,6 +197,10 @@ def write_config(tmp_path, mutate):
     (lambda c: c["b2t"]["tasks"]["celeba"].update(audit_split="holdout"), "holdout"),
     (lambda c: c["b2t"]["label_diagnosis"].update(task="imagenet21k"), "imagenet21k"),
     (lambda c: c["b2t"]["classifier"].update(pretrained=["birds"]), "birds"),
+    (lambda c: c["corruptions"].update({"noise_0.2": {"type": "gaussian_noise", "strength": 0.2}}),
+     "corruptions.noise_0.2: corruption gaussian_noise takes exactly one parameter 'std'"),   # a t06 row's setting
+    (lambda c: c["corruptions"].update({"color_jitter_2.0": {"type": "color_jitter", "strength": 3.0}}),
+     "corruptions.color_jitter_2.0: color_jitter strength 3.0 with form simclr"),
 ])
 def test_config_errors_stop_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from vlmbias.core.config import ConfigError
+from vlmbias.train import corruptions
 
 # The material's six datasets, in its order, with the letters its tables use.
 PAPER_DATASETS = ["yfcc", "cc", "datacomp", "wit", "laion", "imagenet"]
@@ -80,6 +81,10 @@ def resolve_corruption(config: dict, name: str) -> dict | None:
     presets = config.get("corruptions") or {}
     if name not in presets:
         raise PlanError(f"corruption {name!r} is not defined under 'corruptions'")
+    try:
+        corruptions.check(presets[name])
+    except corruptions.CorruptionError as e:
+        raise PlanError(f"corruptions.{name}: {e}") from None
     return dict(presets[name])
 
 

@@ -31,10 +31,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from PIL import Image, ImageFilter
-from torchvision.transforms import ColorJitter
-from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 KINDS = ("color_jitter", "gaussian_noise", "gaussian_blur", "low_resolution")
 
@@ -46,19 +43,27 @@ class CorruptionError(ValueError):
 COLOR_JITTER_FORMS = ("simclr", "scalar")
 
 
-def _color_jitter(strength: float, form: str = "simclr"):
-    if form == "scalar":
-        return ColorJitter(brightness=strength, contrast=strength, saturation=strength)
-    if form != "simclr":
+def _check_color_jitter(strength: float, form: str = "simclr") -> None:
+    if form not in COLOR_JITTER_FORMS:
         raise CorruptionError(f"color_jitter form {form!r} unknown (known: {', '.join(COLOR_JITTER_FORMS)})")
-    if strength > 2.5:
+    if form == "simclr" and strength > 2.5:
         raise CorruptionError(f"color_jitter strength {strength} with form simclr: at most 2.5 (hue 0.2 x strength "
                               "reaches torchvision's limit of 0.5 there)")
+
+
+def _color_jitter(strength: float, form: str = "simclr"):
+    from torchvision.transforms import ColorJitter
+
+    if form == "scalar":
+        return ColorJitter(brightness=strength, contrast=strength, saturation=strength)
     s = 0.8 * strength
     return ColorJitter(brightness=s, contrast=s, saturation=s, hue=0.2 * strength)
 
 
 def _gaussian_noise(std: float):
+    import torch
+    from torchvision.transforms.functional import pil_to_tensor, to_pil_image
+
     def apply(img: Image.Image) -> Image.Image:
         x = pil_to_tensor(img).float() / 255.0
         x = (x + std * torch.randn(x.shape)).clamp(0, 1)
@@ -79,19 +84,31 @@ def _low_resolution(size: int):
 _BUILDERS = {"color_jitter": (_color_jitter, "strength"), "gaussian_noise": (_gaussian_noise, "std"),
              "gaussian_blur": (_gaussian_blur, "radius"), "low_resolution": (_low_resolution, "size")}
 _OPTIONS = {"color_jitter": ("form",)}   # optional keyword parameters besides the one required
+_CHECKS = {"color_jitter": _check_color_jitter}
+
+
+def check(spec: dict | None) -> None:
+    """Raise CorruptionError if ``spec`` is not a corruption ``build`` can make (without importing
+    torch: the workflow checks every t06 corruption when it plans the DAG)."""
+    if not spec:
+        return
+    kind = spec.get("type")
+    if kind not in _BUILDERS:
+        raise CorruptionError(f"unknown corruption type {kind!r} (known: {', '.join(KINDS)})")
+    param = _BUILDERS[kind][1]
+    options = _OPTIONS.get(kind, ())
+    extra = set(spec) - {"type", param, *options}
+    if param not in spec or extra:
+        also = f" (and optionally {', '.join(map(repr, options))})" if options else ""
+        raise CorruptionError(f"corruption {kind} takes exactly one parameter {param!r}{also}, got {spec}")
+    if kind in _CHECKS:
+        _CHECKS[kind](spec[param], **{k: spec[k] for k in options if k in spec})
 
 
 def build(spec: dict | None) -> Callable[[Image.Image], Image.Image] | None:
     """A PIL -> PIL callable from ``{type: <kind>, <param>: value}``; None for no corruption."""
     if not spec:
         return None
-    kind = spec.get("type")
-    if kind not in _BUILDERS:
-        raise CorruptionError(f"unknown corruption type {kind!r} (known: {', '.join(KINDS)})")
-    fn, param = _BUILDERS[kind]
-    options = _OPTIONS.get(kind, ())
-    extra = set(spec) - {"type", param, *options}
-    if param not in spec or extra:
-        also = f" (and optionally {', '.join(map(repr, options))})" if options else ""
-        raise CorruptionError(f"corruption {kind} takes exactly one parameter {param!r}{also}, got {spec}")
-    return fn(spec[param], **{k: spec[k] for k in options if k in spec})
+    check(spec)
+    fn, param = _BUILDERS[spec["type"]]
+    return fn(spec[param], **{k: spec[k] for k in _OPTIONS.get(spec["type"], ()) if k in spec})
