@@ -14,6 +14,11 @@ alone evaluates, checkpoints and logs; every rank resumes from the checkpoint.
 
 :func:`processes` says how many processes a job gets: one per GPU it was given (``gpu=N`` on
 the rule; ``vlmbias.core.gpu`` bound them), one on CPU.
+
+A run on N GPUs is not bit-identical to one on one GPU (reduction order, per-rank BatchNorm
+statistics and augmentation draws). Objectives with per-sample state (LfF, JTT, GroupDRO, ...)
+are refused. The config's ``train_gpus: N`` gives rule ``train_dsc`` ``gpu=N``: on a workstation
+pass ``--resources gpu=`` at least N; on SLURM see ``profiles/slurm/README.md``.
 """
 
 from __future__ import annotations
