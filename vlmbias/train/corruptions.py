@@ -87,6 +87,10 @@ _OPTIONS = {"color_jitter": ("form",)}   # optional keyword parameters besides t
 _CHECKS = {"color_jitter": _check_color_jitter}
 
 
+def _options(spec: dict) -> dict:
+    return {k: spec[k] for k in _OPTIONS.get(spec["type"], ()) if k in spec}
+
+
 def check(spec: dict | None) -> None:
     """Raise CorruptionError if ``spec`` is not a corruption ``build`` can make (without importing
     torch: the workflow checks every t06 corruption when it plans the DAG)."""
@@ -102,7 +106,7 @@ def check(spec: dict | None) -> None:
         also = f" (and optionally {', '.join(map(repr, options))})" if options else ""
         raise CorruptionError(f"corruption {kind} takes exactly one parameter {param!r}{also}, got {spec}")
     if kind in _CHECKS:
-        _CHECKS[kind](spec[param], **{k: spec[k] for k in options if k in spec})
+        _CHECKS[kind](spec[param], **_options(spec))
 
 
 def build(spec: dict | None) -> Callable[[Image.Image], Image.Image] | None:
@@ -111,4 +115,4 @@ def build(spec: dict | None) -> Callable[[Image.Image], Image.Image] | None:
         return None
     check(spec)
     fn, param = _BUILDERS[spec["type"]]
-    return fn(spec[param], **{k: spec[k] for k in _OPTIONS.get(spec["type"], ()) if k in spec})
+    return fn(spec[param], **_options(spec))
