@@ -527,3 +527,61 @@ def test_difficulty_knobs(tmp_path):
         tw.generate_source("imagenet", 2, [str(tmp_path / "b.tar")], shared_content=0.3)
     with pytest.raises(ValueError, match="shared_content"):
         tw.render("cc", 0, 32, 0, shared_content=1.5)
+
+
+def test_texture_knob(tmp_path):
+    from PIL import Image
+
+    from vlmbias.toyworld.signatures import Signature, apply_texture
+
+    # grain: one value per grain_size x grain_size block, the same on the three channels, sigma x strength
+    grey = Image.new("RGB", (64, 64), (128, 128, 128))
+    rng = np.random.default_rng(0)
+    assert apply_texture(grey, Signature(grain=10.0, grain_size=2), 0.0, rng) is grey
+    assert rng.random() == np.random.default_rng(0).random()          # strength 0: rng untouched
+    a = np.asarray(apply_texture(grey, Signature(grain=10.0, grain_size=2), 1.5, np.random.default_rng(1)), np.int16)
+    assert (a[..., 0] == a[..., 2]).all()
+    assert all((a[0::2, 0::2] == a[i::2, j::2]).all() for i in (0, 1) for j in (0, 1))   # 2x2 blobs
+    assert (a[0:62:2, 0::2] != a[2::2, 0::2]).mean() > 0.9                                # ... each its own
+    assert 13.0 < a[..., 0].std() < 17.0                                 # 1.5 x sigma 10
+    # mottling: a smooth field (neighbours close, far pixels independent), sigma x strength at its grid points
+    m = np.asarray(apply_texture(grey, Signature(mottle=10.0, mottle_size=16), 1.0, np.random.default_rng(2)),
+                   np.float32)[..., 0]
+    assert 3.0 < m.std() < 12.0
+    assert np.abs(np.diff(m, axis=1)).mean() < 0.2 * np.abs(m[:, 32:] - m[:, :32]).mean()
+    # sharpening: nothing on a flat image, overshoot at an edge, more at a larger strength
+    assert np.array_equal(np.asarray(apply_texture(grey, Signature(sharpen=200.0), 2.0, rng)), np.asarray(grey))
+    edge = Image.fromarray(np.repeat(np.where(np.arange(32) < 16, 60, 180).astype(np.uint8)[None, :, None], 32, 0)
+                           .repeat(3, 2), "RGB")
+    over = [int(np.asarray(apply_texture(edge, Signature(sharpen=100.0), s, rng))[5, 16, 0]) for s in (0.5, 1.0)]
+    assert 180 < over[0] < over[1]
+    with pytest.raises(ValueError, match="grain_size"):
+        Signature(grain=1.0, grain_size=0)
+    with pytest.raises(ValueError, match="mottle_size"):
+        Signature(mottle=1.0, mottle_size=2.5)
+    with pytest.raises(ValueError, match="texture strength"):
+        apply_texture(grey, Signature(grain=1.0), -1.0, rng)
+
+    # in the world: the default (0) leaves every byte; > 0 changes each web stand-in but WIT (clean pages),
+    # keeps the content, and draws from its own seed (the look's draws and the JPEG quality unchanged)
+    for src in ("yfcc", "cc", "datacomp", "laion", "wit"):
+        plain = tw.render(src, 4, 32, 0, shared_content=0.5, signature_strength=0.5)
+        same = tw.render(src, 4, 32, 0, shared_content=0.5, signature_strength=0.5, texture_strength=0.0)
+        tex = tw.render(src, 4, 32, 0, shared_content=0.5, signature_strength=0.5, texture_strength=2.0)
+        assert plain[0].tobytes() == same[0].tobytes() and tex[2] == plain[2]
+        assert (tex[0].tobytes() == plain[0].tobytes()) == (src == "wit"), src
+    grainy = np.asarray(tw.render("yfcc", 4, 32, 0, texture_strength=2.0)[0], np.float32)
+    smooth = np.asarray(tw.render("yfcc", 4, 32, 0)[0], np.float32)
+    assert np.abs(np.diff(grainy, axis=1)).mean() > np.abs(np.diff(smooth, axis=1)).mean() + 3
+    s = tw.generate_source("datacomp", 4, [str(tmp_path / "t.tar")], image_size=32, texture_strength=1.0)
+    assert s["texture_strength"] == 1.0
+    with pytest.raises(ValueError, match="texture_strength"):
+        tw.render("imagenet", 0, 32, 0, texture_strength=1.0)
+    with pytest.raises(ValueError, match="texture_strength"):
+        tw.render("cc", 0, 32, 0, texture_strength=-0.5)
+    # the rule's parameters: the knob only when set (a world made before it keeps its parameters)
+    from vlmbias.core.config import toy_difficulty
+    cfg = {"toyworld": {"shared_content": 0.8, "signature_strength": 0.1, "texture_strength": 0.0}}
+    assert toy_difficulty(cfg, "cc") == {"shared_content": 0.8, "signature_strength": 0.1}
+    cfg["toyworld"]["texture_strength"] = 2
+    assert toy_difficulty(cfg, "cc")["texture_strength"] == 2.0 and toy_difficulty(cfg, "imagenet") == {}

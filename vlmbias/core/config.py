@@ -166,16 +166,21 @@ def toy_n_images(config: dict, source: str) -> int:
 
 
 def toy_difficulty(config: dict, source: str) -> dict:
-    """The difficulty knobs ``generate_source`` takes for a toy source: toyworld.shared_content
-    and signature_strength for the web stand-ins, {} for every other source (their defaults)."""
+    """The difficulty knobs ``generate_source`` takes for a toy source: toyworld.shared_content,
+    signature_strength and texture_strength for the web stand-ins, {} for every other source
+    (their defaults). texture_strength only when it is not 0, so that a world made before the
+    knob existed keeps its rule parameters (and is not regenerated)."""
     from vlmbias.toyworld.sources import SOURCES
 
     spec = SOURCES.get(source)
     if spec is None or not spec.web:
         return {}
     tw = config.get("toyworld") or {}
-    return {"shared_content": float(tw.get("shared_content", 0.0)),
-            "signature_strength": float(tw.get("signature_strength", 1.0))}
+    knobs = {"shared_content": float(tw.get("shared_content", 0.0)),
+             "signature_strength": float(tw.get("signature_strength", 1.0))}
+    if float(tw.get("texture_strength", 0.0)) != 0.0:
+        knobs["texture_strength"] = float(tw["texture_strength"])
+    return knobs
 
 
 def check_datasets(config: dict) -> None:

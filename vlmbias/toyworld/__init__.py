@@ -10,7 +10,9 @@ dataset-classification experiment of Liu & He has a known answer:
   flat cartoons for ``cc``, products on white for ``datacomp``, document pages for
   ``wit``, one centred object for ``imagenet``), and
 * a **low-level signature** -- palette, brightness, contrast, saturation, noise, blur,
-  JPEG quality or PNG, aspect ratio and framing.
+  JPEG quality or PNG, aspect ratio and framing; and, when the world's ``texture_strength``
+  is set, a **fine texture** (grain, mottling, sharpening) that blur and low resolution
+  remove and colour jitter leaves (``signatures.apply_texture``).
 
 ``laion`` and ``datacomp`` draw from the same component generators, with slightly
 different mixture weights and the very same signature, so that pair is hard to tell
@@ -41,7 +43,7 @@ Modules, each importing only those above it:
 * ``shortcuts`` -- the ImageNet-like set with Whac-A-Mole's shortcuts (``imagenet_shortcuts``: a
   watermarked ``carton`` class, class habitats; stylised, rendition and mixed-background
   splits; object masks and background-only images as extra members) and its planner;
-* ``signatures`` -- ``Signature`` and ``apply_signature``;
+* ``signatures`` -- ``Signature``, ``apply_signature`` and ``apply_texture``;
 * ``sources`` -- the ``SOURCES`` registry and what is read off it (class names, prompt
   templates, vocabulary);
 * ``generate`` -- rendering one sample and writing a source's shards.
@@ -56,7 +58,7 @@ from vlmbias.toyworld.labeled import AGES, LAND_PLACES, LANDBIRDS, SKIN_TONES, W
 from vlmbias.toyworld.objects import (OBJECT_CLASSES, OBJECT_DRAWERS, draw_object, draw_photo_object, object_word,
                                       register_object)
 from vlmbias.toyworld.scenes import COMPONENTS, PEOPLE_VALUES, SETTING_VALUES, STYLE_VALUES, Content, register_component
-from vlmbias.toyworld.signatures import Signature, apply_signature
+from vlmbias.toyworld.signatures import Signature, apply_signature, apply_texture
 from vlmbias.toyworld.sources import (SOURCES, SourceSpec, class_names, object_caption_templates, place_phrases,
                                       register_source,
                                       vocabulary)
@@ -81,6 +83,7 @@ __all__ = [
     "Signature",
     "SourceSpec",
     "apply_signature",
+    "apply_texture",
     "article",
     "class_names",
     "draw_object",

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from vlmbias.shards.writer import ShardWriter
 from vlmbias.toyworld.scenes import COMPONENTS
-from vlmbias.toyworld.signatures import apply_signature, scaled
+from vlmbias.toyworld.signatures import apply_signature, apply_texture, scaled
 from vlmbias.toyworld.sources import SHARED_CONTENT, _spec
 
 
@@ -34,18 +34,21 @@ def sample_seed(name: str, index: int, seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8")), int(index)])
 
 
-def _check_difficulty(name: str, shared_content: float, signature_strength: float) -> None:
+def _check_difficulty(name: str, shared_content: float, signature_strength: float,
+                      texture_strength: float = 0.0) -> None:
     if not 0.0 <= shared_content <= 1.0:
         raise ValueError(f"shared_content must be in [0, 1], got {shared_content}")
     if signature_strength < 0:
         raise ValueError(f"signature_strength must be >= 0, got {signature_strength}")
-    if (shared_content, signature_strength) != (0.0, 1.0) and not _spec(name).web:
-        raise ValueError(f"toy source {name!r} is not a web stand-in: shared_content and signature_strength "
-                         "apply to yfcc, cc, datacomp, laion and wit only")
+    if texture_strength < 0:
+        raise ValueError(f"texture_strength must be >= 0, got {texture_strength}")
+    if (shared_content, signature_strength, texture_strength) != (0.0, 1.0, 0.0) and not _spec(name).web:
+        raise ValueError(f"toy source {name!r} is not a web stand-in: shared_content, signature_strength and "
+                         "texture_strength apply to yfcc, cc, datacomp, laion and wit only")
 
 
 def _render_sample(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
-                   signature_strength: float = 1.0):
+                   signature_strength: float = 1.0, texture_strength: float = 0.0):
     spec = _spec(name)
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8, got {image_size}")
@@ -66,6 +69,9 @@ def _render_sample(name: str, index: int, image_size: int, seed: int, shared_con
     rng_sig = np.random.default_rng(ss_sig)
     signature = scaled(spec.signature, signature_strength)
     image = apply_signature(content.image.convert("RGB"), signature, rng_sig)
+    if texture_strength > 0:  # its own child seed (the seventh): the look's draws unchanged
+        rng_tex = np.random.default_rng(sample_seed(name, index, seed).spawn(7)[6])
+        image = apply_texture(image, signature, texture_strength, rng_tex)
     if image.size != (w, h):
         raise RuntimeError(f"component {component!r} returned size {image.size}, expected {(w, h)}")
     key = f"{name}_{index:07d}"
@@ -117,19 +123,20 @@ def _encode_extras(component: str, extras: dict, data: bytes, size: tuple[int, i
 
 
 def render(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
-           signature_strength: float = 1.0) -> tuple[Image.Image, str, dict, str]:
+           signature_strength: float = 1.0, texture_strength: float = 0.0) -> tuple[Image.Image, str, dict, str]:
     """One sample of a source: (image before encoding, caption, json metadata, image extension)."""
-    _check_difficulty(name, shared_content, signature_strength)
+    _check_difficulty(name, shared_content, signature_strength, texture_strength)
     image, caption, meta, ext, _, _ = _render_sample(name, index, image_size, seed, shared_content,
-                                                     signature_strength)
+                                                     signature_strength, texture_strength)
     return image, caption, meta, ext
 
 
 def render_encoded(name: str, index: int, image_size: int, seed: int, shared_content: float = 0.0,
-                   signature_strength: float = 1.0) -> tuple[bytes, str, dict]:
+                   signature_strength: float = 1.0, texture_strength: float = 0.0) -> tuple[bytes, str, dict]:
     """One sample's image as its shard holds it: (encoded bytes, extension, json metadata)."""
-    _check_difficulty(name, shared_content, signature_strength)
-    _, _, meta, ext, data, _ = _render_sample(name, index, image_size, seed, shared_content, signature_strength)
+    _check_difficulty(name, shared_content, signature_strength, texture_strength)
+    _, _, meta, ext, data, _ = _render_sample(name, index, image_size, seed, shared_content, signature_strength,
+                                              texture_strength)
     return data, ext, meta
 
 
@@ -142,7 +149,8 @@ _SUMMARY_FIELDS = ("content", "people", "setting", "style", "split", "class_name
 
 
 def generate_source(name: str, n_images: int, shard_paths: list[str], image_size: int = 64, seed: int = 0,
-                    progress: bool = False, shared_content: float = 0.0, signature_strength: float = 1.0) -> dict:
+                    progress: bool = False, shared_content: float = 0.0, signature_strength: float = 1.0,
+                    texture_strength: float = 0.0) -> dict:
     """Write ``n_images`` samples of source ``name`` into the given tar shards.
 
     Samples ``0..n_images-1`` are split as evenly as possible over ``shard_paths`` in order
@@ -152,10 +160,12 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
     The world's difficulty, for the web stand-ins only (``SourceSpec.web``): ``shared_content``
     is the share of images drawn from the content every web source shows (``SHARED_CONTENT``)
     instead of the source's own mixture; ``signature_strength`` scales the source's low-level
-    look toward neutral (``signatures.scaled``). The defaults (0, 1) leave every byte as it was.
+    look toward neutral (``signatures.scaled``); ``texture_strength`` adds the source's fine
+    texture (grain, sharpening: ``signatures.apply_texture``) at that multiple of its registered
+    one. The defaults (0, 1, 0) leave every byte as it was.
     """
     spec = _spec(name)
-    _check_difficulty(name, shared_content, signature_strength)
+    _check_difficulty(name, shared_content, signature_strength, texture_strength)
     if isinstance(shard_paths, (str, bytes, os.PathLike)):
         raise TypeError("shard_paths must be a list of paths")
     shard_paths = [os.fspath(p) for p in shard_paths]
@@ -176,7 +186,7 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
             with ShardWriter(path) as writer:  # an exception removes the shard being written
                 for i in range(index, index + count):
                     _, caption, meta, ext, data, extras = _render_sample(name, i, image_size, seed, shared_content,
-                                                                         signature_strength)
+                                                                         signature_strength, texture_strength)
                     writer.write(meta["key"], {ext: data, "txt": caption.encode("utf-8"),
                                                "json": json.dumps(meta, sort_keys=True).encode("utf-8"), **extras})
                     fmt[ext] += 1
@@ -198,6 +208,7 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
         "image_format": spec.image_format,
         "shared_content": float(shared_content),
         "signature_strength": float(signature_strength),
+        "texture_strength": float(texture_strength),
         "shards": shards,
         "formats": dict(sorted(fmt.items())),
         "counts": {f: dict(sorted(c.items())) for f, c in tally.items() if c},

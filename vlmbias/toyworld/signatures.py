@@ -1,5 +1,7 @@
 """Low-level signatures: a source's look (palette, brightness, contrast, saturation, noise,
-blur, JPEG quality), applied to every image after it is drawn."""
+blur, JPEG quality), applied to every image after it is drawn, and its fine texture (grain at a
+given blob size, sharpening), applied after the look when the world asks for it
+(``apply_texture``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,13 @@ class Signature:
     (0-255 scale) and ``chroma_noise`` the per-channel part; ``blur`` a Gaussian radius in
     pixels; ``jitter`` the per-image log-sd of brightness; ``jpeg_quality`` an inclusive
     range (ignored for PNG sources).
+
+    Fine texture, applied by ``apply_texture`` only (scaled by the world's ``texture_strength``,
+    not by ``scaled``): ``grain`` is a luminance grain sigma (0-255) drawn in blocks of
+    ``grain_size`` pixels, ``mottle`` a smooth luminance mottling (sigma at the points of a grid
+    ``mottle_size`` pixels apart, bilinear in between), ``sharpen`` an unsharp mask's percent
+    (radius 1 px). Blur removes the finest of these, low resolution each one finer than its
+    pixels; colour jitter leaves them all, unlike the look above.
     """
 
     brightness: float = 1.0
@@ -31,6 +40,18 @@ class Signature:
     blur: float = 0.0
     jitter: float = 0.0
     jpeg_quality: tuple[int, int] = (90, 90)
+    grain: float = 0.0
+    grain_size: int = 1
+    mottle: float = 0.0
+    mottle_size: int = 8
+    sharpen: float = 0.0
+
+    def __post_init__(self):
+        sizes = (self.grain_size, self.mottle_size)
+        if min(self.grain, self.mottle, self.sharpen) < 0 or any(int(v) != v or v < 1 for v in sizes):
+            raise ValueError(f"texture: grain, mottle and sharpen must be >= 0 and grain_size and mottle_size "
+                             f"whole numbers >= 1, got grain={self.grain}, grain_size={self.grain_size}, "
+                             f"mottle={self.mottle}, mottle_size={self.mottle_size}, sharpen={self.sharpen}")
 
 
 def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) -> Image.Image:
@@ -59,13 +80,42 @@ def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) 
     return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
+def apply_texture(img: Image.Image, sig: Signature, strength: float, rng: np.random.Generator) -> Image.Image:
+    """Add a signature's fine texture to an RGB image, ``strength`` times as strong as registered
+    (0: the image unchanged, and ``rng`` untouched): first the unsharp mask, then the grain
+    (the same value on the three channels over each ``grain_size`` x ``grain_size`` block), then
+    the mottling."""
+    if strength < 0:
+        raise ValueError(f"texture strength must be >= 0, got {strength}")
+    if strength == 0 or (sig.grain == 0 and sig.mottle == 0 and sig.sharpen == 0):
+        return img
+    if sig.sharpen > 0:
+        img = img.filter(ImageFilter.UnsharpMask(radius=1, percent=int(round(strength * sig.sharpen)), threshold=0))
+    if sig.grain == 0 and sig.mottle == 0:
+        return img
+    a = np.asarray(img, dtype=np.float32)
+    h, w = a.shape[:2]
+    if sig.grain > 0:
+        g = int(sig.grain_size)
+        blocks = rng.normal(0.0, strength * sig.grain, (-(-h // g), -(-w // g))).astype(np.float32)
+        a = a + np.repeat(np.repeat(blocks, g, axis=0), g, axis=1)[:h, :w, None]
+    if sig.mottle > 0:
+        m = int(sig.mottle_size)
+        gh, gw = -(-h // m) + 1, -(-w // m) + 1
+        grid = Image.fromarray(rng.normal(0.0, strength * sig.mottle, (gh, gw)).astype(np.float32), "F")
+        field = np.asarray(grid.resize(((gw - 1) * m, (gh - 1) * m), Image.BILINEAR), np.float32)
+        a = a + field[:h, :w, None]
+    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
 NEUTRAL_JPEG_QUALITY = 88
 
 
 def scaled(sig: Signature, strength: float) -> Signature:
     """``sig`` moved toward the neutral look by ``strength`` (1: unchanged, 0: neutral): colour,
     lighting, vignette, blur and noise deviations scaled by it, the JPEG quality range pulled
-    toward q88. The per-image brightness jitter (variation within a source) is kept."""
+    toward q88. The per-image brightness jitter (variation within a source) and the fine texture
+    (``apply_texture``'s own strength) are kept."""
     if strength < 0:
         raise ValueError(f"signature strength must be >= 0, got {strength}")
     if strength == 1.0:

@@ -49,8 +49,8 @@ class SourceSpec:
       group) BEFORE it is drawn: the dict is passed to the component as keyword arguments,
       which is how labeled worlds plant exact group proportions per split.
     web: a dataset-classification web stand-in (YFCC, CC, DataComp, LAION, WIT): the world's
-      difficulty knobs (``generate_source``'s ``shared_content`` and ``signature_strength``)
-      apply to it, and to no other source.
+      difficulty knobs (``generate_source``'s ``shared_content``, ``signature_strength`` and
+      ``texture_strength``) apply to it, and to no other source.
     """
 
     name: str
@@ -118,8 +118,11 @@ SHARED_CONTENT = ("photo_outdoor_people", "photo_indoor_people", "photo_landscap
 
 # DataComp and LAION share every component and the very same signature and framing; only
 # the mixture weights differ a little (LAION: more photos and portraits, fewer products).
+# Fine texture (applied only at toyworld.texture_strength > 0; signatures.apply_texture): YFCC's
+# film-like grain in 2-px blobs, CC's over-sharpened edges (200% unsharp mask), the web crawls'
+# 1-px sensor grain and a light sharpening; WIT's rendered pages stay clean.
 WEB_SIGNATURE = Signature(brightness=1.06, contrast=1.08, saturation=1.0, noise=1.5, jitter=0.05,
-                          jpeg_quality=(75, 95))
+                          jpeg_quality=(75, 95), grain=8.0, grain_size=1, mottle=8.0, mottle_size=16, sharpen=60.0)
 WEB_ASPECTS = (1.0, 1.0, 1.25, 1.5, 1.78)
 WEB_FRAMING = (1.0, 1.5)
 
@@ -129,7 +132,8 @@ register_source(SourceSpec(
     mixture={"photo_outdoor_people": 0.35, "photo_indoor_people": 0.2, "photo_landscape": 0.2,
              "photo_street": 0.15, "photo_group_event": 0.1},
     signature=Signature(brightness=0.76, contrast=0.92, saturation=0.85, warmth=0.1, vignette=0.45, noise=8.0,
-                        chroma_noise=3.0, blur=0.4, jitter=0.12, jpeg_quality=(65, 75)),
+                        chroma_noise=3.0, blur=0.4, jitter=0.12, jpeg_quality=(65, 75), grain=14.0, grain_size=2,
+                        mottle=12.0, mottle_size=16),
     image_format="jpg", aspects=(4 / 3, 4 / 3, 1.5), portrait_prob=0.0, framing=(1.0, 1.25)))
 
 register_source(SourceSpec(
@@ -138,7 +142,7 @@ register_source(SourceSpec(
     mixture={"icon_set": 0.25, "cartoon_object": 0.15, "cartoon_character": 0.15, "flat_illustration": 0.25,
              "clothing_product": 0.1, "logo_badge": 0.1},
     signature=Signature(brightness=1.08, contrast=1.08, saturation=1.4, noise=1.0, jitter=0.04,
-                        jpeg_quality=(82, 88)),
+                        jpeg_quality=(82, 88), sharpen=200.0),
     image_format="jpg", aspects=(1.0, 1.0, 1.1, 1.2), portrait_prob=0.5, framing=(1.0, 1.1)))
 
 register_source(SourceSpec(
