@@ -47,3 +47,18 @@ def test_plan_modules_import_no_torch(module):
     code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", (module, out)
+
+
+OVERLAYS = sorted(p.name for p in (ROOT / "config").glob("*.yaml")
+                  if p.name not in ("config.yaml", "paper.yaml", "schema.yaml"))
+
+
+def test_overlays_are_found():
+    assert {"smoke.yaml", "subtle_cues.yaml", "texture_world.yaml"} <= set(OVERLAYS)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_parses(tmp_path, overlay):
+    """Every overlay in config/ validates against the schema and plans on top of the default config."""
+    out = dry_run(tmp_path, "--configfile", ROOT / "config/config.yaml", ROOT / "config" / overlay)
+    assert "IMPORTED: []" in out
