@@ -69,11 +69,11 @@ def run_tables(cfg):
     return [t for rule in P.RUN_RULES for t in registry.enabled(cfg, rule=rule)]
 
 
-# The toy recipe is t05's "crop" column (no RandAugment, no Mixup/CutMix): those three cells are
-# the plain runs of the same size, so the toy DAG has three runs fewer than the paper's 68 - 2;
-# and f03, f04, t05, t06 run over 3 seeds: 2 x 27 further runs (f03 5, f04 6, t05 12 - 3 shared
-# with f04, t06 9 - 1 shared with f03: ConvNeXt-T at 1M).
-@pytest.mark.parametrize("cfg,n", [(TOY, 63 + 2 * 27), (PAPER, 68)], ids=["toy", "paper"])
+# The toy t05 runs at its own budget (samples_seen, 8x the others'), so none of its 12 runs is shared
+# (at the shared budget its "crop" column, the toy recipe itself, is f04's three ConvNeXt-T runs:
+# 63 then, 66 now); and f03, f04, t05, t06 run over 3 seeds: 2 x 30 further runs (f03 5, f04 6,
+# t05 12, t06 9 - 2 shared: ConvNeXt-T at 1M in f03, f04 and t06).
+@pytest.mark.parametrize("cfg,n", [(TOY, 66 + 2 * 30), (PAPER, 68)], ids=["toy", "paper"])
 def test_all_dsc_runs(cfg, n):
     runs = P.dsc_runs(cfg)
     assert len(runs) == n
@@ -85,15 +85,31 @@ def test_all_dsc_runs(cfg, n):
 
 
 def test_preset_equal_to_recipe_is_the_default_run():
-    rows = P.table_rows(TOY, "t05_augmentation")
+    toy = copy.deepcopy(TOY)
+    del toy["dataset_classification"]["t05_augmentation"]["samples_seen"]
+    rows = P.table_rows(toy, "t05_augmentation")
     crop = {r["paper_size"]: r["run"] for r in rows if r["augmentation"] == "crop"}
-    plain = {r["paper_size"]: r["run"] for r in P.table_rows(TOY, "f04_train_images")
+    plain = {r["paper_size"]: r["run"] for r in P.table_rows(toy, "f04_train_images")
              if r["model"] == "ConvNeXt-T"}
     assert crop == plain  # same recipe, same run id, one job
     assert all("__aug-" not in r for r in crop.values())
     # in the paper config "crop" differs from the recipe (RandAug, Mixup/CutMix on): its own runs
     assert all("__aug-crop" in r["run"] for r in P.table_rows(PAPER, "t05_augmentation")
                if r["augmentation"] == "crop")
+
+
+def test_table_budget():
+    """t05's own samples_seen: every cell its own run (ss<N> in the id), the warmup scaled with it;
+    the config's own budget given there is the shared run."""
+    base = TOY["train"]
+    rows = P.table_rows(TOY, "t05_augmentation")
+    n = TOY["dataset_classification"]["t05_augmentation"]["samples_seen"]
+    runs = [spec["run_id"] for r in rows for spec in r["specs"]]
+    assert n != base["samples_seen"] and len(runs) == 36 and all(f"__ss{n}" in run for run in runs)
+    rec = rows[0]["spec"]["recipe"]
+    assert rec["samples_seen"] == n and rec["warmup_samples"] == base["warmup_samples"] * n // base["samples_seen"]
+    same = S.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t", samples_seen=base["samples_seen"])
+    assert same == S.run_spec(TOY, ["yfcc", "cc", "datacomp"], "convnext_t")
 
 
 def test_null_sweep_points_are_left_out():

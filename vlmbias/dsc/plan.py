@@ -3,7 +3,8 @@ alone (no torch). Each row builder takes the config and the table's section
 (``dataset_classification.<table id>``; the registry names the builder of each table) and
 returns the table's rows: its setting columns, the key of the reported value, chance level, the
 run id and the run's spec (``vlmbias.dsc.spec``). Runs shared by several tables (t01's YCD row,
-t02's ConvNeXt-T row, t05's default/1M cell, the runs t08/t09 probe) are one job.
+t02's ConvNeXt-T row, t05's default/1M cell unless t05 has a budget of its own (``samples_seen``),
+the runs t08/t09 probe) are one job.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def train_images(config: dict, t: dict) -> list[dict]:
 
 
 def augmentation(config: dict, t: dict) -> list[dict]:
-    """presets: the paper's column (no_aug, crop, crop_randaug, default) -> a preset name."""
-    return [_row(run_spec(config, t["datasets"], t["model"], n, aug=aug), f"{column}/{label}",
+    """presets: the paper's column (no_aug, crop, crop_randaug, default) -> a preset name;
+    samples_seen: the table's own budget (default: train.samples_seen)."""
+    return [_row(run_spec(config, t["datasets"], t["model"], n, aug=aug, samples_seen=t.get("samples_seen")),
+                 f"{column}/{label}",
                  100.0 / len(t["datasets"]), augmentation=column, preset=aug, paper_size=label, n_train=n)
             for column, aug in t["presets"].items() if aug is not None for label, n in _sizes(t)]
 

@@ -57,12 +57,14 @@ def parse_view(view: str) -> dict[str, Any]:
 
 
 def run_id(views: list[str], model: str, n_train: int, aug: str = "default",
-           corruption: str = "none") -> str:
+           corruption: str = "none", samples_seen: int | None = None) -> str:
     parts = ["+".join(views), model, f"n{n_train}"]
     if aug != "default":
         parts.append(f"aug-{aug}")
     if corruption != "none":
         parts.append(f"corr-{corruption}")
+    if samples_seen is not None:
+        parts.append(f"ss{int(samples_seen)}")
     return "__".join(parts)
 
 
@@ -88,8 +90,18 @@ def resolve_corruption(config: dict, name: str) -> dict | None:
     return dict(presets[name])
 
 
+def with_budget(recipe: dict, samples_seen: int) -> dict:
+    """``recipe`` at another samples-seen budget, its warmup scaled with it (the same share)."""
+    base = int(recipe["samples_seen"])
+    return {**recipe, "samples_seen": int(samples_seen),
+            "warmup_samples": int(round(int(recipe.get("warmup_samples", 0)) * int(samples_seen) / base))}
+
+
 def run_spec(config: dict, views: list[str], model: str, n_train: int | None = None,
-             aug: str = "default", corruption: str = "none") -> dict[str, Any]:
+             aug: str = "default", corruption: str = "none", samples_seen: int | None = None) -> dict[str, Any]:
+    """One dataset-classification run. ``samples_seen``: a table's own budget in place of
+    ``train.samples_seen`` (the warmup scaled with it; the run id says ``ss<N>``); ``None`` or
+    the config's own budget: the shared run."""
     parsed = [parse_view(v) for v in views]
     for v in parsed:
         if v["dataset"] not in config["datasets"]:
@@ -109,10 +121,14 @@ def run_spec(config: dict, views: list[str], model: str, n_train: int | None = N
     recipe = resolve_recipe(config, aug)
     if aug != "default" and recipe == resolve_recipe(config, "default"):
         aug = "default"  # a preset that changes nothing is the default run: one job, not two
+    if samples_seen is not None and int(samples_seen) == int(recipe["samples_seen"]):
+        samples_seen = None  # the config's own budget: the shared run
+    if samples_seen is not None:
+        recipe = with_budget(recipe, samples_seen)
     if "input_size" in mspec:
         recipe["input_size"] = mspec.pop("input_size")
     classes = [letter(config, v["dataset"]) + (f"{v['part']}" if v["parts"] else "") for v in parsed]
-    return {"run_id": run_id(views, model, n_train, aug, corruption),
+    return {"run_id": run_id(views, model, n_train, aug, corruption, samples_seen),
             "family": "dataset_classification", "datasets": list(views), "views": parsed,
             "classes": classes, "model_name": model, "model": mspec, "n_train": n_train,
             "aug": aug, "corruption_name": corruption,
