@@ -4,9 +4,9 @@ workflow does not run it).
 
 Each dataset of the config is read from what the workflow reads: a toy-world source rendered as
 its shards hold it (the config's ``toyworld`` seed and size, and for the web stand-ins
-``shared_content`` and ``signature_strength``), or a dataset of your own raw shards, its valid
-samples taken from up to ``--n`` shards spread evenly over its shard list (the same share from
-each, in shard order), decoded by the one shard reader (an undecodable image is skipped and
+``shared_content``, ``signature_strength`` and ``texture_strength``), or a dataset of your own
+raw shards, its valid samples taken from up to ``--n`` shards spread evenly over its shard list
+(the same share from each, in shard order), decoded by the one shard reader (an undecodable image is skipped and
 counted, as the sampler counts it; the sampler's resize to ``sampling.max_side`` is left out,
 since the evaluation transform below resizes every image to the model's input anyway).
 Each image is corrupted as t06 corrupts its validation images

@@ -161,8 +161,8 @@ def generate_source(name: str, n_images: int, shard_paths: list[str], image_size
     is the share of images drawn from the content every web source shows (``SHARED_CONTENT``)
     instead of the source's own mixture; ``signature_strength`` scales the source's low-level
     look toward neutral (``signatures.scaled``); ``texture_strength`` adds the source's fine
-    texture (grain, sharpening: ``signatures.apply_texture``) at that multiple of its registered
-    one. The defaults (0, 1, 0) leave every byte as it was.
+    texture (grain, mottling, sharpening: ``signatures.apply_texture``) at that multiple of its
+    registered one. The defaults (0, 1, 0) leave every byte as it was.
     """
     spec = _spec(name)
     _check_difficulty(name, shared_content, signature_strength, texture_strength)
