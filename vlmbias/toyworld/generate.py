@@ -34,6 +34,12 @@ def sample_seed(name: str, index: int, seed: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8")), int(index)])
 
 
+def _child_rng(name: str, index: int, seed: int, k: int) -> np.random.Generator:
+    """The generator of a sample's child seed ``k`` (0-3: frame, content, look, metadata; 4: the
+    planner; 5: shared content; 6: texture), each drawn alone so that adding one leaves the others."""
+    return np.random.default_rng(sample_seed(name, index, seed).spawn(k + 1)[k])
+
+
 def _check_difficulty(name: str, shared_content: float, signature_strength: float,
                       texture_strength: float = 0.0) -> None:
     if not 0.0 <= shared_content <= 1.0:
@@ -57,12 +63,12 @@ def _render_sample(name: str, index: int, image_size: int, seed: int, shared_con
     component = spec.pick_component(rng_frame)
     shared = False
     if shared_content > 0:  # an extra child seed (the planner's is the fifth): the other draws unchanged
-        rng_shared = np.random.default_rng(sample_seed(name, index, seed).spawn(6)[5])
+        rng_shared = _child_rng(name, index, seed, 5)
         if rng_shared.random() < shared_content:
             component, shared = SHARED_CONTENT[int(rng_shared.integers(len(SHARED_CONTENT)))], True
     w, h = spec.canvas_size(rng_frame, image_size)
     if spec.planner is not None:  # an extra child seed: the other four (and old bytes) unchanged
-        plan = spec.planner(np.random.default_rng(sample_seed(name, index, seed).spawn(5)[4]), index)
+        plan = spec.planner(_child_rng(name, index, seed, 4), index)
         content = COMPONENTS[component](np.random.default_rng(ss_content), w, h, **plan)
     else:
         content = COMPONENTS[component](np.random.default_rng(ss_content), w, h)
@@ -70,8 +76,7 @@ def _render_sample(name: str, index: int, image_size: int, seed: int, shared_con
     signature = scaled(spec.signature, signature_strength)
     image = apply_signature(content.image.convert("RGB"), signature, rng_sig)
     if texture_strength > 0:  # its own child seed (the seventh): the look's draws unchanged
-        rng_tex = np.random.default_rng(sample_seed(name, index, seed).spawn(7)[6])
-        image = apply_texture(image, signature, texture_strength, rng_tex)
+        image = apply_texture(image, signature, texture_strength, _child_rng(name, index, seed, 6))
     if image.size != (w, h):
         raise RuntimeError(f"component {component!r} returned size {image.size}, expected {(w, h)}")
     key = f"{name}_{index:07d}"

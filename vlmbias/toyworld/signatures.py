@@ -1,7 +1,6 @@
 """Low-level signatures: a source's look (palette, brightness, contrast, saturation, noise,
-blur, JPEG quality), applied to every image after it is drawn, and its fine texture (grain at a
-given blob size, sharpening), applied after the look when the world asks for it
-(``apply_texture``)."""
+blur, JPEG quality), applied to every image after it is drawn, and its fine texture (grain,
+mottling, sharpening), applied after the look when the world asks for it (``apply_texture``)."""
 
 from __future__ import annotations
 
@@ -54,6 +53,11 @@ class Signature:
                              f"mottle={self.mottle}, mottle_size={self.mottle_size}, sharpen={self.sharpen}")
 
 
+def _to_rgb(a: np.ndarray) -> Image.Image:
+    """A float H x W x 3 array (0-255 scale) as an 8-bit RGB image, rounded and clipped."""
+    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
 def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) -> Image.Image:
     """Apply a signature's colour, lighting, blur and noise to an RGB image."""
     if sig.blur > 0:
@@ -77,7 +81,7 @@ def apply_signature(img: Image.Image, sig: Signature, rng: np.random.Generator) 
         if sig.chroma_noise > 0:
             n = n + rng.normal(0.0, sig.chroma_noise, (h, w, 3)).astype(np.float32)
         a = a + n
-    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return _to_rgb(a)
 
 
 def apply_texture(img: Image.Image, sig: Signature, strength: float, rng: np.random.Generator) -> Image.Image:
@@ -87,11 +91,9 @@ def apply_texture(img: Image.Image, sig: Signature, strength: float, rng: np.ran
     the mottling."""
     if strength < 0:
         raise ValueError(f"texture strength must be >= 0, got {strength}")
-    if strength == 0 or (sig.grain == 0 and sig.mottle == 0 and sig.sharpen == 0):
-        return img
-    if sig.sharpen > 0:
+    if strength > 0 and sig.sharpen > 0:
         img = img.filter(ImageFilter.UnsharpMask(radius=1, percent=int(round(strength * sig.sharpen)), threshold=0))
-    if sig.grain == 0 and sig.mottle == 0:
+    if strength == 0 or (sig.grain == 0 and sig.mottle == 0):
         return img
     a = np.asarray(img, dtype=np.float32)
     h, w = a.shape[:2]
@@ -105,7 +107,7 @@ def apply_texture(img: Image.Image, sig: Signature, strength: float, rng: np.ran
         grid = Image.fromarray(rng.normal(0.0, strength * sig.mottle, (gh, gw)).astype(np.float32), "F")
         field = np.asarray(grid.resize(((gw - 1) * m, (gh - 1) * m), Image.BILINEAR), np.float32)
         a = a + field[:h, :w, None]
-    return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return _to_rgb(a)
 
 
 NEUTRAL_JPEG_QUALITY = 88
