@@ -71,9 +71,9 @@ def run_tables(cfg):
 
 # The toy t05 runs at its own budget (samples_seen, 8x the others'), so none of its 12 runs is shared
 # (at the shared budget its "crop" column, the toy recipe itself, is f04's three ConvNeXt-T runs:
-# 63 then, 66 now); and f03, f04, t05, t06 run over 3 seeds: 2 x 30 further runs (f03 5, f04 6,
-# t05 12, t06 9 - 2 shared: ConvNeXt-T at 1M in f03, f04 and t06).
-@pytest.mark.parametrize("cfg,n", [(TOY, 66 + 2 * 30), (PAPER, 68)], ids=["toy", "paper"])
+# 63 then, 66 now); and t02, f03, f04, t05, t06 run over 3 seeds: 2 x 33 further runs (t02 5, f03 5,
+# f04 6, t05 12, t06 9 - 4 shared: ConvNeXt-T at 1M in t02, f03, f04 and t06, AlexNet at 1M in t02 and f04).
+@pytest.mark.parametrize("cfg,n", [(TOY, 66 + 2 * 33), (PAPER, 68)], ids=["toy", "paper"])
 def test_all_dsc_runs(cfg, n):
     runs = P.dsc_runs(cfg)
     assert len(runs) == n
@@ -172,6 +172,23 @@ def test_probe_jobs_share_one_forward_pass_per_encoder():
     assert all(len(r["heads"]) == 1 for r in runs.values() if r["task"]["kind"] == "dsc")
     rows = registry.rows("t09_transfer", TOY)
     assert len({r["run"] for r in rows}) == len(rows) == 6
+
+
+def test_t09_budget_of_its_own():
+    """t09's samples_seen: its dataset-classification runs (not t02's ViT-S run) at that budget;
+    the config's own budget is the shared run."""
+    from snakemake.utils import validate
+
+    cfg = copy.deepcopy(TOY)
+    shared = {r["dsc_spec"]["run_id"] for r in registry.rows("t09_transfer", cfg) if r["dsc_spec"]}
+    cfg["ssl"]["t09_transfer"]["samples_seen"] = 60000
+    validate(cfg, "config/schema.yaml")
+    specs = [r["dsc_spec"] for r in registry.rows("t09_transfer", cfg) if r["dsc_spec"]]
+    assert len(specs) == 4 and all(s["run_id"].endswith("__ss60000") for s in specs)
+    assert all(s["recipe"]["samples_seen"] == 60000 for s in specs)
+    assert {s["run_id"].removesuffix("__ss60000") for s in specs} == shared
+    cfg["ssl"]["t09_transfer"]["samples_seen"] = cfg["train"]["samples_seen"]
+    assert {r["dsc_spec"]["run_id"] for r in registry.rows("t09_transfer", cfg) if r["dsc_spec"]} == shared
 
 
 def test_an_mae_run_overrides_the_shared_pretraining_recipe():

@@ -55,6 +55,27 @@ def test_maxpool_stem_keeps_stride_and_width():
     assert rest(patch) == rest(pool)
 
 
+def test_upsample_feeds_the_network_a_larger_copy_of_the_same_image():
+    """The toy AlexNet gets the others' 32-px images, upsampled inside the model to the 64 px its
+    stride-4 stem and three max-pools need."""
+    spec = {"builder": "torchvision", "arch": "alexnet", "width": 0.25}
+    up = build_model({**spec, "upsample": 64}, 3, 32)
+    assert isinstance(up, models.Upsampled) and up.size == 64
+    assert models.smoke_forward(up, 32).shape == (2, 3)
+    plain = build_model(spec, 3, 64)
+    assert count_params(up) == count_params(plain)
+    up.net.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    big = torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False)
+    up.eval(), plain.eval()
+    with torch.no_grad():
+        assert torch.allclose(up(x), plain(big))
+    with pytest.raises(ModelSpecError, match="exclude each other"):
+        build_model({**spec, "upsample": 64, "input_size": 64}, 3, 32)
+    with pytest.raises(RuntimeError):   # without it, 32 px is too small for AlexNet
+        models.smoke_forward(build_model(spec, 3, 32), 32)
+
+
 @pytest.mark.parametrize("spec,msg", [
     ({"arch": "resnet50", "stem": "maxpool"}, "ConvNeXts only"),
     ({"arch": "convnext_tiny", "stem": "deep"}, "unknown stem"),

@@ -157,7 +157,7 @@ def test_toy_dag(tmp_path):
         writers[registry.table(t).rule] = writers.get(registry.table(t).rule, 0) + 1
     # the CLIP stack the TextSpan tables read: every toy source and labeled world sampled, one toy CLIP;
     # t08/t09: one probe job per encoder and task (t09: 6 encoders, each a 2 x 2 sweep; t08: 2 MAEs)
-    jobs = {"toyworld": 13, "sample": 14, "train_dsc": 66 + 60,  # t05 at its own budget: tests/dsc/test_dsc_plan.py
+    jobs = {"toyworld": 13, "sample": 14, "train_dsc": 66 + 66,  # t05 at its own budget: tests/dsc/test_dsc_plan.py
             "pretrain_mae": 2, "probe": 8, "train_clip": 1,
             "textspan_decompose": 2, "textspan_pool": 1, "textspan_ablations": 1, "textspan_heads": 1,
             "textspan_waterbirds": 1, "textspan_heatmaps": 1, "embed_clip": 7 + 5, "zeroshot_clip": 1,

@@ -126,6 +126,8 @@ def run_spec(config: dict, views: list[str], model: str, n_train: int | None = N
     if samples_seen is not None:
         recipe = with_budget(recipe, samples_seen)
     if "input_size" in mspec:
+        if mspec.get("upsample"):
+            raise PlanError(f"model {model!r}: 'upsample' and 'input_size' exclude each other")
         recipe["input_size"] = mspec.pop("input_size")
     classes = [letter(config, v["dataset"]) + (f"{v['part']}" if v["parts"] else "") for v in parsed]
     return {"run_id": run_id(views, model, n_train, aug, corruption, samples_seen),

@@ -163,7 +163,7 @@ def transfer_rows(config: dict, t: dict) -> list[dict]:
                         f"of block `layer`), got {t['model']!r}")
     encoders = [("random weights", "random", _encoder(config, "random", t["model"]), None)]
     for ds in t["pretrain"]:
-        spec = run_spec(config, ds, t["model"])
+        spec = run_spec(config, ds, t["model"], samples_seen=t.get("samples_seen"))
         encoders.append(("+".join(letter(config, d) for d in ds), combo_key(config, ds),
                          _encoder(config, "dsc", spec), spec))
     if t.get("mae_reference"):

@@ -155,8 +155,29 @@ def _with_stem(model: nn.Module, stem: str | None, arch: str) -> nn.Module:
     return model
 
 
+class Upsampled(nn.Module):
+    """A network fed its images upsampled (bilinear) to ``size`` px: an architecture that needs a
+    larger input than the others get (the toy AlexNet's stride-4 stem and three max-pools need
+    >= 63 px) sees the same image detail as they do."""
+
+    def __init__(self, net: nn.Module, size: int):
+        super().__init__()
+        self.net, self.size = net, int(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.net(x)
+
+
 def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.Module:
-    """Build a classifier from a config model spec (randomly initialised unless it names weights)."""
+    """Build a classifier from a config model spec (randomly initialised unless it names weights;
+    ``upsample: N``: its input upsampled to N px inside the model, see ``Upsampled``)."""
+    if spec.get("upsample"):
+        if spec.get("input_size"):
+            raise ModelSpecError(f"{spec.get('arch')}: 'upsample' and 'input_size' exclude each other (upsample "
+                                 "keeps the recipe's input size and enlarges it inside the model)")
+        return Upsampled(build_model({k: v for k, v in spec.items() if k != "upsample"}, num_classes, input_size),
+                         int(spec["upsample"]))
     builder = spec.get("builder", "timm")
     pretrained_file = spec.get("pretrained_file")
     pretrained = bool(spec.get("pretrained")) or bool(pretrained_file)
