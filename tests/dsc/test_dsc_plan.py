@@ -174,6 +174,16 @@ def test_probe_jobs_share_one_forward_pass_per_encoder():
     assert len({r["run"] for r in rows}) == len(rows) == 6
 
 
+def test_upsample_and_input_size_exclude_each_other():
+    cfg = copy.deepcopy(TOY)
+    cfg["models"]["alexnet"]["upsample"] = 64
+    with pytest.raises(S.PlanError, match="exclude each other"):
+        S.run_spec(cfg, ["yfcc", "cc"], "alexnet")
+    del cfg["models"]["alexnet"]["input_size"]
+    spec = S.run_spec(cfg, ["yfcc", "cc"], "alexnet")
+    assert spec["recipe"]["input_size"] == 32 and spec["model"]["upsample"] == 64
+
+
 def test_t09_budget_of_its_own():
     """t09's samples_seen: its dataset-classification runs (not t02's ViT-S run) at that budget;
     the config's own budget is the shared run."""

@@ -72,6 +72,9 @@ def test_upsample_feeds_the_network_a_larger_copy_of_the_same_image():
         assert torch.allclose(up(x), plain(big))
     with pytest.raises(ModelSpecError, match="exclude each other"):
         build_model({**spec, "upsample": 64, "input_size": 64}, 3, 32)
+    vit = build_model({"arch": "vit_small_patch16_224", "upsample": 48,
+                       "kwargs": {"patch_size": 4, "embed_dim": 48, "depth": 1, "num_heads": 3}}, 3, 32)
+    assert vit.net.patch_embed.img_size == (48, 48) and models.smoke_forward(vit, 32).shape == (2, 3)
     with pytest.raises(RuntimeError):   # without it, 32 px is too small for AlexNet
         models.smoke_forward(build_model(spec, 3, 32), 32)
 

@@ -176,8 +176,8 @@ def build_model(spec: dict[str, Any], num_classes: int, input_size: int) -> nn.M
         if spec.get("input_size"):
             raise ModelSpecError(f"{spec.get('arch')}: 'upsample' and 'input_size' exclude each other (upsample "
                                  "keeps the recipe's input size and enlarges it inside the model)")
-        return Upsampled(build_model({k: v for k, v in spec.items() if k != "upsample"}, num_classes, input_size),
-                         int(spec["upsample"]))
+        size = int(spec["upsample"])   # the network's own input size (a ViT's img_size)
+        return Upsampled(build_model({k: v for k, v in spec.items() if k != "upsample"}, num_classes, size), size)
     builder = spec.get("builder", "timm")
     pretrained_file = spec.get("pretrained_file")
     pretrained = bool(spec.get("pretrained")) or bool(pretrained_file)
