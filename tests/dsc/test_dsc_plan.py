@@ -179,6 +179,9 @@ def test_upsample_and_input_size_exclude_each_other():
     cfg["models"]["alexnet"]["upsample"] = 64
     with pytest.raises(S.PlanError, match="exclude each other"):
         S.run_spec(cfg, ["yfcc", "cc"], "alexnet")
+    from snakemake.utils import validate   # and the schema, for every family's models
+    with pytest.raises(Exception, match="upsample and input_size exclude each other"):
+        validate(copy.deepcopy(cfg), "config/schema.yaml")
     del cfg["models"]["alexnet"]["input_size"]
     spec = S.run_spec(cfg, ["yfcc", "cc"], "alexnet")
     assert spec["recipe"]["input_size"] == 32 and spec["model"]["upsample"] == 64
