@@ -39,7 +39,8 @@ def test_metrics_contents(tiny_samples, tiny_spec, tmp_path):
         assert json.load(f)["val_acc"] == m["val_acc"]
 
 
-def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path):
+def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # a checkpoint at every epoch's end, for the kill
     dirs = tiny_samples
     reference = run_in_process(tiny_spec, dirs, str(tmp_path / "uninterrupted"))
 
@@ -112,11 +113,40 @@ def _fit_small(ckpt, num_workers, on_epoch_end=None, **recipe_overrides):
     return model.state_dict(), state
 
 
-def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path):
+def test_checkpoints_at_most_once_per_interval(tmp_path, monkeypatch):
+    """A checkpoint at an epoch's end once the interval has passed: at every epoch with 0 (each
+    epoch's file is the epoch's state), none in a run shorter than the interval, and a bad value
+    named."""
+    from vlmbias.train import loop
+
+    seen = []
+
+    def record(epoch, model):
+        seen.append(loop.torch.load(tmp_path / "a.pt", weights_only=False)["state"]["epoch"]
+                    if (tmp_path / "a.pt").exists() else None)
+        return {}
+
+    monkeypatch.setenv(loop.CHECKPOINT_EVERY_ENV, "0")
+    _fit_small(tmp_path / "a.pt", 0, record)
+    assert seen == [None, 1, 2, 3]     # on_epoch_end runs before its epoch's checkpoint
+    monkeypatch.setenv(loop.CHECKPOINT_EVERY_ENV, "3600")
+    weights, state = _fit_small(tmp_path / "b.pt", 0)
+    assert state.epoch == 4 and not (tmp_path / "b.pt").exists()
+    monkeypatch.delenv(loop.CHECKPOINT_EVERY_ENV)
+    assert loop.checkpoint_every_s() == loop.CHECKPOINT_EVERY_S
+    for bad in ("soon", "-1", "nan"):
+        monkeypatch.setenv(loop.CHECKPOINT_EVERY_ENV, bad)
+        with pytest.raises(ValueError, match="VLMBIAS_CHECKPOINT_EVERY_S"):
+            loop.checkpoint_every_s()
+
+
+def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path, monkeypatch):
     """One DataLoader whose 2 workers live through the run: each reseeds itself from (epoch,
     rank, worker) on its first sample of an epoch, so resuming at epoch 2 (fresh workers)
     draws the flips the uninterrupted run drew; the loss, read back once per bin, too."""
     import shutil
+
+    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")
 
     import torch
 

@@ -1,7 +1,8 @@
 """The one supervised training loop of the project.
 
 ``fit`` trains any model on a map-style dataset for a samples-seen budget with the recipe
-of ``vlmbias.train.recipe``, checkpoints at the end of every epoch (atomically) and resumes from the
+of ``vlmbias.train.recipe``, checkpoints at the end of an epoch (atomically) once
+:func:`checkpoint_every_s` seconds have passed since the last checkpoint, and resumes from the
 last checkpoint when rerun after a kill. Every epoch reseeds Python, NumPy and torch from
 (seed, epoch), and the shuffling generator too, so a resumed run repeats exactly the steps an
 uninterrupted one would have taken: same weights, same metrics (on CPU bit for bit; on CUDA
@@ -58,6 +59,26 @@ CHECKPOINT_VERSION = 1
 # micro-batch in ~1.5 s (256 images at ~175/s per core, `python -m vlmbias.bench loader`) while
 # the GPU eats one in ~0.1 s, so the number of workers sets the pace, not the depth of the queue.
 PREFETCH_FACTOR = 2
+# A checkpoint (model, optimizer, scheduler) takes ~20 ms for a toy model. The toy world's small
+# cells have epochs of one step (60 images at batch 64): a checkpoint per epoch was a third of
+# such a run's time. At most one per interval; an epoch of the paper's runs outlasts it.
+CHECKPOINT_EVERY_S = 30.0
+CHECKPOINT_EVERY_ENV = "VLMBIAS_CHECKPOINT_EVERY_S"
+
+
+def checkpoint_every_s() -> float:
+    """Seconds between checkpoints: :data:`CHECKPOINT_EVERY_S`, or the environment's
+    ``VLMBIAS_CHECKPOINT_EVERY_S`` (0: at every epoch's end)."""
+    raw = os.environ.get(CHECKPOINT_EVERY_ENV)
+    if raw is None:
+        return CHECKPOINT_EVERY_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{CHECKPOINT_EVERY_ENV}={raw!r}: not a number of seconds") from None
+    if not value >= 0:
+        raise ValueError(f"{CHECKPOINT_EVERY_ENV}={raw!r}: must be >= 0")
+    return value
 
 
 def seed_everything(seed: int) -> None:
@@ -298,6 +319,7 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
     bin_loss, bin_n, bin_first = zero.clone(), 0, state.step + 1
     t0 = time.time() - state.elapsed_s
     bar = tqdm(total=budget.total_steps, initial=state.step, desc="train", disable=not (progress and main))
+    every_s, last_saved = checkpoint_every_s(), time.time()
 
     def read_back(total: torch.Tensor) -> float:
         """The (rank-averaged) float64 sum: one host sync, one all-reduce under DDP."""
@@ -357,7 +379,8 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
             state.history.append(on_epoch_end(state.epoch, model))
             trainable.train()
         state.elapsed_s = time.time() - t0
-        if main:
+        if main and time.time() - last_saved >= every_s:
+            last_saved = time.time()
             with atomic_path(checkpoint_path) as tmp:
                 torch.save({"version": CHECKPOINT_VERSION, "run_hash": run_hash,
                             "model": trainable.state_dict(), "optimizer": opt.state_dict(),
