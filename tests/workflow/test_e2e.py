@@ -31,8 +31,8 @@ def smoke_run(tmp_path_factory):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
            "--cores", "2", "--configfile", str(ROOT / "config/config.yaml"),
            str(ROOT / "config/smoke.yaml"), "--show-failed-logs"]
-    # a guard against a hang, not a speed test: the smoke DAG is ~2,900 s of job time, ~25 min on
-    # the slower 2-core machine alone; 30 min was too close (a run beside another job timed out)
+    # a guard against a hang, not a speed test: the smoke DAG is 234 jobs, 2,900-4,400 s of job time,
+    # 25-38 min on a 2-core machine alone (the same machine on two days); 30 min was too close
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     return work
