@@ -65,6 +65,13 @@ def tiny_spec(toy_config):
 
 
 @pytest.fixture
+def checkpoint_every_epoch(monkeypatch):
+    """fit checkpoints at every epoch's end (vlmbias.train.loop.checkpoint_every_s), in this
+    process and the ones it starts: for tests that kill a run at a checkpoint or read one."""
+    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")
+
+
+@pytest.fixture
 def one_thread():
     """torch on one intra-op thread for the test, restored after."""
     import torch

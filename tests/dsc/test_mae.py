@@ -320,8 +320,7 @@ def test_pretrain_recipe_defaults():
     assert "samples_seen" not in S.mae_pretrain_recipe_defaults()
 
 
-def test_tiny_mae_learns_through_fit(tmp_path, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # fit's own checkpoint is read below
+def test_tiny_mae_learns_through_fit(tmp_path, checkpoint_every_epoch):
     torch.manual_seed(0)
     model = tiny()
     imgs = structured_images(256)

@@ -51,8 +51,7 @@ def test_one_loss_call_reaches_every_network(make_ctx, name):
 
 
 @pytest.mark.parametrize("name", list(PARAMS))
-def test_trains_through_the_loop(make_ctx, tmp_path, name, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # the checkpoint read below
+def test_trains_through_the_loop(make_ctx, tmp_path, name, checkpoint_every_epoch):
     ctx = make_ctx(PARAMS[name])
     s = method_setup(name, ctx)
     extra_before = [[p.detach().clone() for p in m.parameters()] for m in s.objective.modules()]

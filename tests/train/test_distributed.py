@@ -97,8 +97,7 @@ def test_two_processes_end_with_the_metrics_of_one(tiny_samples, ddp_spec, two_p
 
 
 def test_two_processes_killed_resume_to_the_uninterrupted_metrics(tiny_samples, ddp_spec, two_processes,
-                                                                  tmp_path, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # a checkpoint at every epoch's end, for the kill
+                                                                  tmp_path, checkpoint_every_epoch):
     reference = two_processes[0]
 
     out = tmp_path / "killed"

@@ -39,8 +39,7 @@ def test_metrics_contents(tiny_samples, tiny_spec, tmp_path):
         assert json.load(f)["val_acc"] == m["val_acc"]
 
 
-def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # a checkpoint at every epoch's end, for the kill
+def test_killed_run_resumes_to_identical_metrics(tiny_samples, tiny_spec, tmp_path, checkpoint_every_epoch):
     dirs = tiny_samples
     reference = run_in_process(tiny_spec, dirs, str(tmp_path / "uninterrupted"))
 
@@ -140,13 +139,11 @@ def test_checkpoints_at_most_once_per_interval(tmp_path, monkeypatch):
             loop.checkpoint_every_s()
 
 
-def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path, monkeypatch):
+def test_persistent_workers_reseed_per_epoch_so_a_resumed_run_is_exact(tmp_path, checkpoint_every_epoch):
     """One DataLoader whose 2 workers live through the run: each reseeds itself from (epoch,
     rank, worker) on its first sample of an epoch, so resuming at epoch 2 (fresh workers)
     draws the flips the uninterrupted run drew; the loss, read back once per bin, too."""
     import shutil
-
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")
 
     import torch
 

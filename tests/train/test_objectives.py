@@ -69,8 +69,7 @@ def test_sample_weights_draw_the_epoch(tmp_path):
     assert (uniform.seen == 3).all()  # 96 samples = 3 epochs of 32, each sample once per epoch
 
 
-def test_objective_modules_train_and_state_survives_an_interruption(tmp_path, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # epoch 1's checkpoint, to resume from
+def test_objective_modules_train_and_state_survives_an_interruption(tmp_path, checkpoint_every_epoch):
     labels = data().tensors[1]
     straight = Reweighted(labels)
     before = straight.bias.weight.detach().clone()

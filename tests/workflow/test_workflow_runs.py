@@ -103,8 +103,7 @@ def test_concurrent_gpu_jobs_get_distinct_slots(tiny_run):
 
 
 def test_killed_training_job_resumes_to_the_uninterrupted_metrics(tiny_run, tiny_config_file,
-                                                                  tmp_path, monkeypatch):
-    monkeypatch.setenv("VLMBIAS_CHECKPOINT_EVERY_S", "0")   # the job's checkpoint at every epoch's end
+                                                                  tmp_path, checkpoint_every_epoch):
     run = RUN.format("convnext_t")
     target = f"results/runs/dsc/{run}/metrics.json"
     work = tmp_path / "interrupted"

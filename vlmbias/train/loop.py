@@ -378,9 +378,10 @@ def fit(model: nn.Module, train_ds: Dataset, num_classes: int, recipe: dict, see
         if on_epoch_end is not None and main:
             state.history.append(on_epoch_end(state.epoch, model))
             trainable.train()
-        state.elapsed_s = time.time() - t0
-        if main and time.time() - last_saved >= every_s:
-            last_saved = time.time()
+        now = time.time()
+        state.elapsed_s = now - t0
+        if main and now - last_saved >= every_s:
+            last_saved = now
             with atomic_path(checkpoint_path) as tmp:
                 torch.save({"version": CHECKPOINT_VERSION, "run_hash": run_hash,
                             "model": trainable.state_dict(), "optimizer": opt.state_dict(),
